@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+
+/** Thrown at start-up when an environment variable is unusable; main.ts prints only its message. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function firstProblem(errors: ValidationError[]): string {
+  const e = errors[0];
+  const constraint = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
+  return `${e.property}=${JSON.stringify(e.value)}: ${constraint}`;
+}
+
+/**
+ * Validates the environment variables that one config class declares (class-validator decorators,
+ * property names = variable names, defaults as property initialisers) and returns the typed instance.
+ * Empty strings count as unset, as in a shell `VAR=` line. Annotate property types explicitly
+ * (`PORT: number = 8000`) so the conversion sees them.
+ */
+export function validateEnv<T extends object>(
+  cls: new () => T,
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+): T {
+  const declared = Object.keys(new cls());
+  const raw: Record<string, string> = {};
+  for (const key of declared) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const instance = plainToInstance(cls, raw, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
+  if (errors.length > 0) throw new ConfigError(`Invalid configuration: ${firstProblem(errors)}`);
+  return instance;
+}
