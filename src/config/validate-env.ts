@@ -10,6 +10,9 @@ export class ConfigError extends Error {
   }
 }
 
+const TRUE_WORDS = ['1', 'true', 'yes', 'on'];
+const FALSE_WORDS = ['0', 'false', 'no', 'off'];
+
 function firstProblem(errors: ValidationError[]): string {
   const e = errors[0];
   const constraint = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
@@ -33,6 +36,13 @@ export function validateEnv<T extends object>(
     if (value !== undefined && value !== '') raw[key] = value;
   }
   const instance = plainToInstance(cls, raw, { enableImplicitConversion: true, exposeDefaultValues: true });
+  // Implicit conversion turns any non-empty string into `true`; read booleans strictly instead.
+  for (const key of Object.keys(raw)) {
+    if (Reflect.getMetadata('design:type', cls.prototype, key) !== Boolean) continue;
+    const v = raw[key].toLowerCase();
+    const parsed = TRUE_WORDS.includes(v) ? true : FALSE_WORDS.includes(v) ? false : raw[key];
+    (instance as Record<string, unknown>)[key] = parsed;
+  }
   const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
   if (errors.length > 0) throw new ConfigError(`Invalid configuration: ${firstProblem(errors)}`);
   return instance;

@@ -1,0 +1,42 @@
+import { BadRequestException, ConsoleLogger, INestApplication, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { AppModule } from './app.module';
+import { HttpExceptionFilter } from './common/http-exception.filter';
+import { AppConfig } from './config/app.config';
+
+export function createLogger(config: AppConfig): ConsoleLogger {
+  return new ConsoleLogger('live', { logLevels: config.nestLogLevels, json: config.logFormat === 'json' });
+}
+
+/** Builds the whole HTTP + WebSocket app (not yet listening). Shared by main.ts and the e2e tests. */
+export async function createApp(config: AppConfig): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
+    logger: createLogger(config),
+    bodyParser: false,
+  });
+  const express = app.getHttpAdapter().getInstance();
+  express.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', true);
+  // Django's ALLOWED_HOSTS: refuse requests for hosts this site does not serve.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (config.isAllowedHost(req.headers.host)) return next();
+    res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'Invalid Host header' });
+  });
+  app.useBodyParser('json', { limit: '1mb' });
+  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) =>
+        new BadRequestException(
+          errors.flatMap((e) => Object.values(e.constraints ?? { [e.property]: `${e.property} is invalid` })),
+        ),
+    }),
+  );
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,47 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { ScheduleModule } from '@nestjs/schedule';
+import { AuthModule } from './auth/auth.module';
+import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
+import { AppConfig } from './config/app.config';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+
+/** Process-wide providers: the validated configuration and the command runner. */
+@Global()
+@Module({})
+class CoreModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: CoreModule,
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: CommandRunner, useClass: ExecFileCommandRunner },
+      ],
+      exports: [AppConfig, CommandRunner],
+    };
+  }
+}
+
+export interface AppModuleOptions {
+  /** Off for one-shot commands (manage), which must not start cron jobs. */
+  schedule?: boolean;
+}
+
+@Module({})
+export class AppModule {
+  static register(config: AppConfig, options: AppModuleOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.register(config),
+        // Configuration is read and validated once by AppConfig; ConfigService stays available to features.
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }),
+        ...(options.schedule === false ? [] : [ScheduleModule.forRoot()]),
+        DatabaseModule,
+        HealthModule,
+        AuthModule,
+      ],
+    };
+  }
+}

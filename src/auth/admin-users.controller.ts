@@ -1,0 +1,57 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  ParseIntPipe,
+  Patch,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { CurrentUser } from './current-user.decorator';
+import { StaffGuard } from './guards';
+import { AdminUserView, User } from './user.entity';
+import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
+import { toAdminView, UsersService } from './users.service';
+
+const idPipe = new ParseIntPipe({ exceptionFactory: () => new BadRequestException('id must be an integer') });
+
+@Controller('admin/users')
+@UseGuards(StaffGuard)
+export class AdminUsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Get()
+  list(@Query() query: ListUsersQuery): Promise<{ count: number; results: AdminUserView[] }> {
+    return this.users.list(query);
+  }
+
+  @Get(':id')
+  async get(@Param('id', idPipe) id: number): Promise<AdminUserView> {
+    const user = await this.users.findById(id);
+    if (!user) throw new NotFoundException(`No user with id ${id}`);
+    return toAdminView(user);
+  }
+
+  @Post()
+  async create(@Body() dto: CreateUserDto): Promise<AdminUserView> {
+    return toAdminView(await this.users.create(dto));
+  }
+
+  @Patch(':id')
+  async update(@Param('id', idPipe) id: number, @Body() dto: UpdateUserDto): Promise<AdminUserView> {
+    return toAdminView(await this.users.update(id, dto));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id', idPipe) id: number, @CurrentUser() me: User): Promise<void> {
+    if (id === me.id) throw new BadRequestException('You cannot delete your own account');
+    await this.users.remove(id);
+  }
+}

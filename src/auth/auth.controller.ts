@@ -1,0 +1,62 @@
+import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
+import type { Response } from 'express';
+import { AppConfig } from '../config/app.config';
+import { CSRF_COOKIE, LiveRequest, SESSION_COOKIE } from './auth.types';
+import { newCsrfToken, setCsrfCookie } from './csrf';
+import { AuthenticatedGuard } from './guards';
+import { LoginBodyGuard } from './login-body.guard';
+import { SessionStore } from './session.store';
+import { PublicUser, toPublicUser, User } from './user.entity';
+import { UsersService } from './users.service';
+
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly users: UsersService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Hands out a CSRF token (and sets the csrftoken cookie if the client has none). */
+  @Get('csrf')
+  csrf(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): { csrfToken: string } {
+    const existing = req.cookies[CSRF_COOKIE];
+    const token = existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing) ? existing : newCsrfToken();
+    if (token !== existing) setCsrfCookie(req, res, token);
+    return { csrfToken: token };
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  @UseGuards(LoginBodyGuard, AuthGuard('local'))
+  async login(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<PublicUser> {
+    const user = req.user as User;
+    // A fresh key at login: a session id planted before login is worthless after it.
+    if (req.sessionKey) await this.sessions.delete(req.sessionKey);
+    const session = await this.sessions.create(user);
+    await this.users.recordLogin(user);
+    res.cookie(SESSION_COOKIE, session.sessionKey, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: req.secure,
+      path: '/',
+      maxAge: this.config.sessionCookieAge * 1000,
+    });
+    setCsrfCookie(req, res, newCsrfToken()); // Django rotates the CSRF token at login too
+    return toPublicUser(user);
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  async logout(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
+    if (req.sessionKey) await this.sessions.delete(req.sessionKey);
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
+  }
+
+  @Get('me')
+  @UseGuards(AuthenticatedGuard)
+  me(@Req() req: LiveRequest): PublicUser {
+    return toPublicUser(req.currentUser as User);
+  }
+}

@@ -1,0 +1,14 @@
+import type { Request } from 'express';
+import type { User } from './user.entity';
+
+export const SESSION_COOKIE = 'sessionid';
+export const CSRF_COOKIE = 'csrftoken';
+export const CSRF_HEADER = 'x-csrftoken';
+
+/** An Express request after the session middleware ran. */
+export interface LiveRequest extends Request {
+  cookies: Record<string, string | undefined>;
+  /** The logged-in, active user, or null for anonymous requests. */
+  currentUser: User | null;
+  sessionKey?: string;
+}

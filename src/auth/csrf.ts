@@ -1,0 +1,52 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
+import type { Response } from 'express';
+import { CSRF_COOKIE, CSRF_HEADER, LiveRequest, SESSION_COOKIE } from './auth.types';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32,64}$/;
+/** Routes that are CSRF-checked even without a session cookie (Django protects login too). */
+const ALWAYS_CHECKED = new Set(['/auth/login']);
+
+export function newCsrfToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** The csrftoken cookie is readable by the page (not HttpOnly), as Django's is. */
+export function setCsrfCookie(req: LiveRequest, res: Response, token: string): void {
+  res.cookie(CSRF_COOKIE, token, {
+    httpOnly: false,
+    sameSite: 'lax',
+    secure: req.secure,
+    path: '/',
+    maxAge: 365 * 24 * 3600 * 1000,
+  });
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Django-style double-submit check: on unsafe methods of cookie-authenticated requests (and on login),
+ * the X-CSRFToken header must equal the csrftoken cookie.
+ */
+@Injectable()
+export class CsrfGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<LiveRequest>();
+    if (SAFE_METHODS.has(req.method)) return true;
+    if (!req.cookies[SESSION_COOKIE] && !ALWAYS_CHECKED.has(req.path)) return true;
+    const cookie = req.cookies[CSRF_COOKIE];
+    const header = req.headers[CSRF_HEADER];
+    if (!cookie || !TOKEN_PATTERN.test(cookie))
+      throw new ForbiddenException('CSRF Failed: CSRF cookie not set.');
+    if (typeof header !== 'string' || header === '')
+      throw new ForbiddenException('CSRF Failed: CSRF token missing.');
+    if (!sameToken(cookie, header)) throw new ForbiddenException('CSRF Failed: CSRF token incorrect.');
+    return true;
+  }
+}

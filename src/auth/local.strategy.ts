@@ -1,0 +1,51 @@
+import { HttpException, HttpStatus, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { Strategy } from 'passport-local';
+import type { LiveRequest } from './auth.types';
+import { LoginThrottle } from './login-throttle';
+import { User } from './user.entity';
+import { UsersService } from './users.service';
+
+export const INVALID_LOGIN =
+  'Please enter a correct username and password. Note that both fields may be case-sensitive.';
+
+/** Username + password against the Django-format hash, behind the brute-force throttle. */
+@Injectable()
+export class LocalStrategy extends PassportStrategy(Strategy) {
+  private readonly logger = new Logger('Login');
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly throttle: LoginThrottle,
+  ) {
+    super({ passReqToCallback: true });
+  }
+
+  async validate(req: LiveRequest, username: string, password: string): Promise<User> {
+    const address = req.ip ?? 'unknown';
+    const verdict = this.throttle.check(username, address);
+    if (!verdict.allowed) {
+      this.logger.warn(
+        JSON.stringify({
+          event: 'login_throttled',
+          username,
+          address,
+          retryAfter: verdict.retryAfterSeconds,
+        }),
+      );
+      req.res?.setHeader('Retry-After', String(verdict.retryAfterSeconds));
+      throw new HttpException(
+        `Too many failed login attempts. Try again in ${verdict.retryAfterSeconds} seconds.`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    const user = await this.users.authenticate(username, password);
+    if (!user) {
+      this.throttle.recordFailure(username, address);
+      this.logger.log(JSON.stringify({ event: 'login_failed', username, address }));
+      throw new UnauthorizedException(INVALID_LOGIN);
+    }
+    this.throttle.recordSuccess(username);
+    return user;
+  }
+}

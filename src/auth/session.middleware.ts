@@ -1,0 +1,22 @@
+import { Injectable, NestMiddleware } from '@nestjs/common';
+import { parse } from 'cookie';
+import type { NextFunction, Response } from 'express';
+import { LiveRequest, SESSION_COOKIE } from './auth.types';
+import { SessionStore } from './session.store';
+
+/** Parses cookies and resolves the sessionid cookie to the current user on every HTTP request. */
+@Injectable()
+export class SessionMiddleware implements NestMiddleware {
+  constructor(private readonly sessions: SessionStore) {}
+
+  async use(req: LiveRequest, _res: Response, next: NextFunction): Promise<void> {
+    try {
+      req.cookies = req.headers.cookie ? parse(req.headers.cookie) : {};
+      req.sessionKey = req.cookies[SESSION_COOKIE];
+      req.currentUser = await this.sessions.userFor(req.sessionKey);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  }
+}

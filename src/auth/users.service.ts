@@ -1,0 +1,157 @@
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Brackets, Repository } from 'typeorm';
+import { AppConfig } from '../config/app.config';
+import { PasswordHasher } from './password-hasher';
+import { SessionStore } from './session.store';
+import { AdminUserView, toPublicUser, User } from './user.entity';
+import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
+
+/** Users, passwords and authentication: the logic behind the login and the staff user endpoints. */
+@Injectable()
+export class UsersService {
+  readonly hasher: PasswordHasher;
+
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly sessions: SessionStore,
+    config: AppConfig,
+  ) {
+    this.hasher = new PasswordHasher(config.passwordIterations);
+  }
+
+  findById(id: number): Promise<User | null> {
+    return this.users.findOneBy({ id });
+  }
+
+  findByUsername(username: string): Promise<User | null> {
+    return this.users.findOneBy({ username });
+  }
+
+  /**
+   * Django's authenticate(): the user when the password matches and the account is active, else null.
+   * Unknown users cost one hash too, so timing does not reveal which usernames exist.
+   */
+  async authenticate(username: string, password: string): Promise<User | null> {
+    const user = await this.findByUsername(username);
+    if (!user) {
+      await this.hasher.spendTimeOnUnknownUser(password);
+      return null;
+    }
+    const { valid, mustUpdate } = await this.hasher.verify(password, user.password);
+    if (!valid || !user.isActive) return null;
+    if (mustUpdate) {
+      user.password = await this.hasher.hash(password);
+      await this.users.update({ id: user.id }, { password: user.password });
+    }
+    return user;
+  }
+
+  async recordLogin(user: User): Promise<void> {
+    user.lastLogin = new Date();
+    await this.users.update({ id: user.id }, { lastLogin: user.lastLogin });
+  }
+
+  async list(query: ListUsersQuery): Promise<{ count: number; results: AdminUserView[] }> {
+    const qb = this.users.createQueryBuilder('u');
+    if (query.search) {
+      const term = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+      qb.where(
+        new Brackets((w) =>
+          ['username', 'first_name', 'last_name', 'email'].forEach((col) =>
+            w.orWhere(`LOWER(u.${col}) LIKE :term ESCAPE '\\'`, { term }),
+          ),
+        ),
+      );
+    }
+    const orderColumn = { username: 'u.username', id: 'u.id', dateJoined: 'u.date_joined' }[
+      query.ordering ?? 'username'
+    ];
+    qb.orderBy(orderColumn ?? 'u.username', 'ASC')
+      .skip(query.offset ?? 0)
+      .take(query.limit ?? 100);
+    const [rows, count] = await qb.getManyAndCount();
+    return { count, results: rows.map(toAdminView) };
+  }
+
+  async create(dto: CreateUserDto): Promise<User> {
+    if (await this.findByUsername(dto.username)) {
+      throw new ConflictException(`A user with username "${dto.username}" already exists`);
+    }
+    const user = this.users.create({
+      username: dto.username,
+      password: dto.password ? await this.hasher.hash(dto.password) : PasswordHasher.unusable(),
+      email: dto.email ?? '',
+      firstName: dto.firstName ?? '',
+      lastName: dto.lastName ?? '',
+      isStaff: dto.isStaff ?? false,
+      isSuperuser: dto.isSuperuser ?? false,
+      isActive: dto.isActive ?? true,
+      lastLogin: null,
+      dateJoined: new Date(),
+    });
+    try {
+      return await this.users.save(user);
+    } catch (err) {
+      if (await this.findByUsername(dto.username)) {
+        throw new ConflictException(`A user with username "${dto.username}" already exists`);
+      }
+      throw err;
+    }
+  }
+
+  async update(id: number, dto: UpdateUserDto): Promise<User> {
+    const user = await this.findById(id);
+    if (!user) throw new NotFoundException(`No user with id ${id}`);
+    if (dto.username !== undefined && dto.username !== user.username) {
+      if (await this.findByUsername(dto.username)) {
+        throw new ConflictException(`A user with username "${dto.username}" already exists`);
+      }
+      user.username = dto.username;
+    }
+    if (dto.email !== undefined) user.email = dto.email;
+    if (dto.firstName !== undefined) user.firstName = dto.firstName;
+    if (dto.lastName !== undefined) user.lastName = dto.lastName;
+    if (dto.isStaff !== undefined) user.isStaff = dto.isStaff;
+    if (dto.isSuperuser !== undefined) user.isSuperuser = dto.isSuperuser;
+    if (dto.isActive !== undefined) user.isActive = dto.isActive;
+    if (dto.password !== undefined) user.password = await this.hasher.hash(dto.password);
+    await this.users.save(user);
+    // A new password or a deactivation ends the user's other sessions, as Django's
+    // update_session_auth_hash would for everyone but the current request.
+    if (dto.password !== undefined || dto.isActive === false) await this.sessions.deleteAllFor(user.id);
+    return user;
+  }
+
+  async setPassword(username: string, password: string): Promise<User> {
+    const user = await this.findByUsername(username);
+    if (!user) throw new NotFoundException(`No user named "${username}"`);
+    return this.update(user.id, { password });
+  }
+
+  async remove(id: number): Promise<void> {
+    const result = await this.users.delete({ id });
+    if (!result.affected) throw new NotFoundException(`No user with id ${id}`);
+  }
+
+  /** Inserts or updates a user with an already-hashed password (Django import). */
+  async upsertWithHash(fields: Omit<User, 'id'>): Promise<'created' | 'updated'> {
+    const existing = await this.findByUsername(fields.username);
+    if (existing) {
+      await this.users.update({ id: existing.id }, fields);
+      return 'updated';
+    }
+    await this.users.insert(fields);
+    return 'created';
+  }
+}
+
+export function toAdminView(user: User): AdminUserView {
+  return {
+    ...toPublicUser(user),
+    isActive: user.isActive,
+    lastLogin: user.lastLogin ? user.lastLogin.toISOString() : null,
+    dateJoined: user.dateJoined.toISOString(),
+    hasUsablePassword: PasswordHasher.isUsable(user.password),
+  };
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppConfig, parseDatabaseUrl } from './app.config';
+
+describe('AppConfig', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'live-config-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has Django-like defaults and generates a secret once, mode 600', () => {
+    const a = new AppConfig({ DATA_DIR: dir });
+    expect(a.host).toBe('127.0.0.1');
+    expect(a.port).toBe(8000);
+    expect(a.database).toEqual({ type: 'sqlite', path: join(dir, 'db.sqlite3') });
+    expect(a.secretKey.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dir, 'secret_key')).mode & 0o777).toBe(0o600);
+    expect(new AppConfig({ DATA_DIR: dir }).secretKey).toBe(a.secretKey);
+    expect(readFileSync(join(dir, 'secret_key'), 'utf8').trim()).toBe(a.secretKey);
+  });
+
+  it('refuses bad values with the variable name', () => {
+    expect(() => new AppConfig({ DATA_DIR: dir, PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => new AppConfig({ DATA_DIR: dir, DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must be/);
+    expect(() => new AppConfig({ DATA_DIR: dir, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
+    expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
+    expect(() => new AppConfig({ DATA_DIR: dir, SECRET_KEY: 'short' })).toThrow(/SECRET_KEY/);
+  });
+
+  it('parses the DATABASE_URL forms', () => {
+    expect(parseDatabaseUrl('sqlite:///tmp/x.db', dir)).toEqual({ type: 'sqlite', path: '/tmp/x.db' });
+    expect(parseDatabaseUrl('sqlite:/tmp/y.db', dir)).toEqual({ type: 'sqlite', path: '/tmp/y.db' });
+    expect(parseDatabaseUrl('sqlite:rel.db', dir)).toEqual({
+      type: 'sqlite',
+      path: join(process.cwd(), 'rel.db'),
+    });
+    expect(parseDatabaseUrl('postgres://u@h:5432/d', dir)).toEqual({
+      type: 'postgres',
+      url: 'postgres://u@h:5432/d',
+    });
+  });
+
+  it('matches ALLOWED_HOSTS like Django', () => {
+    const c = new AppConfig({ DATA_DIR: dir, ALLOWED_HOSTS: 'example.org,.live.test,[::1]' });
+    expect(c.isAllowedHost('example.org:8000')).toBe(true);
+    expect(c.isAllowedHost('chat.live.test')).toBe(true);
+    expect(c.isAllowedHost('live.test')).toBe(true);
+    expect(c.isAllowedHost('[::1]:8000')).toBe(true);
+    expect(c.isAllowedHost('evil.org')).toBe(false);
+    expect(c.isAllowedHost('notlive.test')).toBe(false);
+  });
+});

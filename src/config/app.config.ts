@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { ConfigError, validateEnv } from './validate-env';
+
+export type DatabaseTarget = { type: 'sqlite'; path: string } | { type: 'postgres'; url: string };
+
+const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** The app's own environment variables, their defaults and what each accepts. */
+export class AppEnv {
+  @IsString()
+  HOST: string = '127.0.0.1';
+
+  @IsInt({ message: 'PORT must be an integer between 0 and 65535' })
+  @Min(0, { message: 'PORT must be an integer between 0 and 65535' })
+  @Max(65535, { message: 'PORT must be an integer between 0 and 65535' })
+  PORT: number = 8000;
+
+  @IsString()
+  DATA_DIR: string = './data';
+
+  @IsOptional()
+  @Matches(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, {
+    message:
+      'DATABASE_URL must be sqlite:PATH, sqlite:///ABSOLUTE/PATH or postgres://user[:pass]@host:port/db',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @MinLength(32, { message: 'SECRET_KEY must be at least 32 characters' })
+  SECRET_KEY?: string;
+
+  @IsString()
+  ALLOWED_HOSTS: string = 'localhost,127.0.0.1,[::1]';
+
+  @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL: string = 'log';
+
+  @IsIn(['text', 'json'], { message: 'LOG_FORMAT must be text or json' })
+  LOG_FORMAT: string = 'text';
+
+  @IsBoolean({ message: 'TRUST_PROXY must be true or false' })
+  TRUST_PROXY: boolean = false;
+
+  @IsInt()
+  @Min(1000, { message: 'PASSWORD_ITERATIONS must be at least 1000' })
+  PASSWORD_ITERATIONS: number = 1_000_000;
+
+  @IsInt()
+  @Min(60, { message: 'SESSION_COOKIE_AGE must be at least 60 (seconds)' })
+  SESSION_COOKIE_AGE: number = 14 * 24 * 3600;
+
+  @IsInt()
+  @Min(1)
+  LOGIN_MAX_FAILURES: number = 5;
+
+  @IsInt()
+  @Min(1)
+  LOGIN_FAILURE_WINDOW: number = 15 * 60;
+}
+
+/** Parses the DATABASE_URL forms the README documents. */
+export function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseTarget {
+  if (!url) return { type: 'sqlite', path: resolve(dataDir, 'db.sqlite3') };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { type: 'postgres', url };
+  // dj-database-url: sqlite:///relative?  No: sqlite:////abs and sqlite:///abs are both absolute there.
+  let path = url.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  if (path === '' || path === '/')
+    throw new ConfigError('Invalid configuration: DATABASE_URL names no SQLite file');
+  return { type: 'sqlite', path: path === ':memory:' ? path : isAbsolute(path) ? path : resolve(path) };
+}
+
+/** Reads the secret from the data folder, creating it (mode 600) on first run. */
+function loadOrCreateSecret(dataDir: string): string {
+  const file = resolve(dataDir, 'secret_key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+/** Typed, validated configuration of the app core; built once at start-up. */
+export class AppConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly database: DatabaseTarget;
+  readonly allowedHosts: string[];
+  readonly logLevel: LogLevelName;
+  readonly logFormat: 'text' | 'json';
+  readonly trustProxy: boolean;
+  readonly passwordIterations: number;
+  readonly sessionCookieAge: number;
+  readonly loginMaxFailures: number;
+  readonly loginFailureWindowSeconds: number;
+  /** Never logged; use for signing only. */
+  readonly secretKey: string;
+
+  constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>) {
+    const parsed = validateEnv(AppEnv, env);
+    this.host = parsed.HOST;
+    this.port = parsed.PORT;
+    this.dataDir = resolve(parsed.DATA_DIR);
+    this.database = parseDatabaseUrl(parsed.DATABASE_URL, this.dataDir);
+    this.allowedHosts = parsed.ALLOWED_HOSTS.split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
+    this.logLevel = parsed.LOG_LEVEL as LogLevelName;
+    this.logFormat = parsed.LOG_FORMAT as 'text' | 'json';
+    this.trustProxy = parsed.TRUST_PROXY;
+    this.passwordIterations = parsed.PASSWORD_ITERATIONS;
+    this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
+    this.loginMaxFailures = parsed.LOGIN_MAX_FAILURES;
+    this.loginFailureWindowSeconds = parsed.LOGIN_FAILURE_WINDOW;
+    this.secretKey = parsed.SECRET_KEY ?? loadOrCreateSecret(this.dataDir);
+  }
+
+  /** Django's ALLOWED_HOSTS matching: exact, `.example.org` for a domain and its subdomains, or `*`. */
+  isAllowedHost(hostHeader: string | undefined): boolean {
+    if (!hostHeader) return false;
+    const host = stripPort(hostHeader.toLowerCase());
+    return this.allowedHosts.some(
+      (pattern) =>
+        pattern === '*' ||
+        pattern === host ||
+        (pattern.startsWith('.') && (host.endsWith(pattern) || host === pattern.slice(1))),
+    );
+  }
+
+  /** Log levels Nest should print for LOG_LEVEL (that level and the more severe ones). */
+  get nestLogLevels(): LogLevelName[] {
+    return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(this.logLevel) + 1) as LogLevelName[];
+  }
+}
+
+export function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { JobLease } from './job-lease.entity';
+
+export type ExclusiveOutcome<T> = { ran: true; result: T } | { ran: false };
+
+/**
+ * A lease row per job name in the shared database: whoever holds an unexpired lease runs the job.
+ * Works on SQLite and PostgreSQL; a crashed holder's lease lapses at its deadline. The lease is
+ * extended while the job runs, so a long job keeps it.
+ */
+@Injectable()
+export class JobLockService {
+  private readonly logger = new Logger('JobLock');
+  /** Identifies this process among the cluster's instances. */
+  readonly holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async tryAcquire(name: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const repo = this.dataSource.getRepository(JobLease);
+    const taken = await repo
+      .createQueryBuilder()
+      .update(JobLease)
+      .set({ holder: this.holderId, expiresAt: now + ttlMs })
+      .where('name = :name AND (expires_at < :now OR holder = :holder)', { name, now, holder: this.holderId })
+      .execute();
+    if ((taken.affected ?? 0) > 0) return true;
+    try {
+      await repo.insert({ name, holder: this.holderId, expiresAt: now + ttlMs });
+      return true;
+    } catch (err) {
+      if (err instanceof QueryFailedError) return false; // someone else holds it (primary key taken)
+      throw err;
+    }
+  }
+
+  async release(name: string): Promise<void> {
+    await this.dataSource.getRepository(JobLease).delete({ name, holder: this.holderId });
+  }
+
+  /** Runs `fn` only if this instance gets the lease; otherwise reports that it did not run. */
+  async runExclusive<T>(name: string, ttlMs: number, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+    if (!(await this.tryAcquire(name, ttlMs))) {
+      this.logger.debug(JSON.stringify({ event: 'job_skipped_lease_held', job: name }));
+      return { ran: false };
+    }
+    const keepAlive = setInterval(
+      () => {
+        this.tryAcquire(name, ttlMs).catch((err: Error) =>
+          this.logger.warn(JSON.stringify({ event: 'lease_extend_failed', job: name, error: err.message })),
+        );
+      },
+      Math.max(1000, Math.floor(ttlMs / 3)),
+    );
+    keepAlive.unref();
+    try {
+      return { ran: true, result: await fn() };
+    } finally {
+      clearInterval(keepAlive);
+      await this.release(name).catch((err: Error) =>
+        this.logger.warn(JSON.stringify({ event: 'lease_release_failed', job: name, error: err.message })),
+      );
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { AppConfig } from './config/app.config';
+import { ConfigError } from './config/validate-env';
+
+async function bootstrap(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = new AppConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`live: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = await createApp(config);
+  await app.listen(config.port, config.host);
+  const db = config.database.type === 'sqlite' ? `sqlite:${config.database.path}` : 'postgres';
+  new Logger('live').log(
+    JSON.stringify({ event: 'listening', url: `http://${config.host}:${config.port}/`, database: db }),
+  );
+}
+
+bootstrap().catch((err: Error) => {
+  process.stderr.write(`live: failed to start: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+import { Client } from 'pg';
+
+/**
+ * Runs once before all suites: finds which services answer and records it in the environment
+ * (LIVE_TEST_PG=1). In CI a missing service fails the run here, loudly, instead of skipping.
+ */
+export default async function globalSetup(): Promise<void> {
+  const pgUrl = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const client = new Client({ connectionString: pgUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    process.env.LIVE_TEST_PG = '1';
+  } catch (err) {
+    if (process.env.CI === 'true')
+      throw new Error(`CI needs PostgreSQL at ${pgUrl}: ${(err as Error).message}`);
+    process.env.LIVE_TEST_PG = '0';
+    console.warn(
+      `\n[live tests] PostgreSQL not reachable (${(err as Error).message}): PostgreSQL suites will be skipped.`,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
