@@ -6,6 +6,7 @@ const common = {
   rootDir: '.',
 };
 module.exports = {
+  testTimeout: 30000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
+import { ChatWsAdapter } from './chat/chat-ws.adapter';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app.config';
 
@@ -37,6 +38,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
         ),
     }),
   );
+  app.useWebSocketAdapter(new ChatWsAdapter(app));
   app.enableShutdownHooks();
   return app;
 }

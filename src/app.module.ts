@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AuthModule } from './auth/auth.module';
+import { ChatModule } from './chat/chat.module';
 import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
 import { AppConfig } from './config/app.config';
 import { DatabaseModule } from './database/database.module';
@@ -41,6 +42,7 @@ export class AppModule {
         DatabaseModule,
         HealthModule,
         AuthModule,
+        ChatModule,
       ],
     };
   }

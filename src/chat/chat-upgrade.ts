@@ -1,0 +1,113 @@
+import { Injectable } from '@nestjs/common';
+import { parse as parseCookies } from 'cookie';
+import type { IncomingMessage } from 'node:http';
+import { SESSION_COOKIE } from '../auth/auth.types';
+import { SessionStore } from '../auth/session.store';
+import { displayName } from '../auth/user.entity';
+import { AppConfig } from '../config/app.config';
+import { ChatConfig } from './chat.config';
+import { ANONYMOUS_NAME, CHAT_PATH, LIVE_V1, ROOM_PATTERN } from './chat.protocol';
+import type { ChatJoin } from './chat.service';
+
+export type UpgradeVerdict = { ok: true; join: ChatJoin } | { ok: false; status: number; message: string };
+
+interface Identity {
+  userId: number | null;
+  name: string;
+}
+
+const IDENTITY_TTL_MS = 5_000;
+const IDENTITY_CACHE_MAX = 50_000;
+
+function offeredProtocols(req: IncomingMessage): string[] {
+  const header = req.headers['sec-websocket-protocol'];
+  return typeof header === 'string' ? header.split(',').map((p) => p.trim()) : [];
+}
+
+/**
+ * Decides, before the WebSocket handshake completes, whether a socket may open: the path and room,
+ * the Origin (Channels' AllowedHostsOriginValidator), the query, and who is behind the sessionid cookie.
+ */
+@Injectable()
+export class ChatUpgradeHandler {
+  /** Reconnect storms look the same session up many times; a few seconds of caching absorbs them. */
+  private readonly identities = new Map<string, { identity: Identity; expires: number }>();
+
+  constructor(
+    private readonly app: AppConfig,
+    private readonly chat: ChatConfig,
+    private readonly sessions: SessionStore,
+  ) {}
+
+  async check(req: IncomingMessage): Promise<UpgradeVerdict> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const match = CHAT_PATH.exec(url.pathname);
+    if (!match)
+      return {
+        ok: false,
+        status: 404,
+        message: `No WebSocket endpoint at ${url.pathname}; use /chat/<room>/`,
+      };
+    let room: string;
+    try {
+      room = decodeURIComponent(match[1]);
+    } catch {
+      return { ok: false, status: 400, message: 'Room name is not valid percent-encoding' };
+    }
+    if (!ROOM_PATTERN.test(room)) {
+      return { ok: false, status: 400, message: 'Room name must be 1 to 100 letters, digits, _ or -' };
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin)) {
+      return { ok: false, status: 403, message: `Origin ${origin} is not allowed` };
+    }
+    const history = this.intParam(url, 'history', this.chat.historyMax);
+    if (history === 'bad')
+      return {
+        ok: false,
+        status: 400,
+        message: `history must be an integer from 0 to ${this.chat.historyMax}`,
+      };
+    const since = this.intParam(url, 'since', Number.MAX_SAFE_INTEGER);
+    if (since === 'bad')
+      return { ok: false, status: 400, message: 'since must be a message id (a non-negative integer)' };
+    const identity = await this.identify(req);
+    return {
+      ok: true,
+      join: { room, ...identity, v1: offeredProtocols(req).includes(LIVE_V1), history, since },
+    };
+  }
+
+  private originAllowed(origin: string): boolean {
+    try {
+      const host = new URL(origin).host;
+      return host !== '' && this.app.isAllowedHost(host);
+    } catch {
+      return false;
+    }
+  }
+
+  private intParam(url: URL, name: string, max: number): number | null | 'bad' {
+    const raw = url.searchParams.get(name);
+    if (raw === null || raw === '') return null;
+    if (!/^\d{1,16}$/.test(raw)) return 'bad';
+    const n = Number(raw);
+    return n > max ? 'bad' : n;
+  }
+
+  private async identify(req: IncomingMessage): Promise<Identity> {
+    const anonymous = { userId: null, name: ANONYMOUS_NAME };
+    const header = req.headers.cookie;
+    if (!header) return anonymous;
+    const key = parseCookies(header)[SESSION_COOKIE];
+    if (!key) return anonymous;
+    const now = Date.now();
+    const cached = this.identities.get(key);
+    if (cached && cached.expires > now) return cached.identity;
+    const user = await this.sessions.userFor(key);
+    const identity = user ? { userId: user.id, name: displayName(user) } : anonymous;
+    if (this.identities.size >= IDENTITY_CACHE_MAX) this.identities.clear();
+    this.identities.set(key, { identity, expires: now + IDENTITY_TTL_MS });
+    return identity;
+  }
+}

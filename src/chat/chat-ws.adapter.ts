@@ -1,0 +1,119 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type WebSocket from 'ws';
+import type { WebSocketServer } from 'ws';
+import { ChatConfig } from './chat.config';
+import { CLOSE, LIVE_V1 } from './chat.protocol';
+import type { ChatJoin } from './chat.service';
+import { ChatUpgradeHandler } from './chat-upgrade';
+
+export const CHAT_JOIN = Symbol('chatJoin');
+export type UpgradedRequest = IncomingMessage & { [CHAT_JOIN]?: ChatJoin };
+
+const REASONS: Record<number, string> = {
+  [CLOSE.badUtf8.code]: CLOSE.badUtf8.reason,
+  [CLOSE.tooBig.code]: CLOSE.tooBig.reason,
+};
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/**
+ * The stock WsAdapter matches fixed paths only (and destroys everything else). This one routes every
+ * `/chat/<room>/` upgrade to the chat gateway's server after ChatUpgradeHandler accepts it, answers
+ * refusals with a real HTTP status, and asks ws for the limits and subprotocol live needs.
+ */
+export class ChatWsAdapter extends WsAdapter {
+  private readonly log = new Logger('ChatUpgrade');
+  private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
+  private server: Server | null = null;
+
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
+    const chat = this.app.get(ChatConfig);
+    return super.create(port, {
+      ...options,
+      maxPayload: chat.maxMessageBytes,
+      perMessageDeflate: false,
+      handleProtocols: (protocols: Set<string>) => (protocols.has(LIVE_V1) ? LIVE_V1 : false),
+    }) as WebSocketServer;
+  }
+
+  protected override ensureHttpServerExists(port: number, httpServer?: Server): Server | undefined {
+    if (this.httpServersRegistry.has(port)) return undefined;
+    const server = httpServer ?? (super.ensureHttpServerExists(port) as Server);
+    this.httpServersRegistry.set(port, server);
+    this.server = server;
+    this.upgradeListener = (req, socket, head) => void this.route(port, req, socket, head);
+    server.on('upgrade', this.upgradeListener);
+    return server;
+  }
+
+  private async route(port: number, req: UpgradedRequest, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    try {
+      const verdict = await this.app.get(ChatUpgradeHandler).check(req);
+      if (!verdict.ok) return refuse(socket, verdict.status, verdict.message);
+      const wsServer = (this.wsServersRegistry.get(port) ?? [])[0] as WebSocketServer | undefined;
+      if (!wsServer) return refuse(socket, 503, 'Chat is not ready');
+      if (socket.destroyed) return;
+      req[CHAT_JOIN] = verdict.join;
+      wsServer.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        withCloseReasons(ws);
+        wsServer.emit('connection', ws, req);
+      });
+    } catch (err) {
+      this.log.error(
+        JSON.stringify({ event: 'upgrade_failed', url: req.url, error: (err as Error).message }),
+      );
+      refuse(socket, 500, 'Upgrade failed');
+    }
+  }
+
+  /** A client's protocol error (bad UTF-8, oversize frame) is its problem, not a server error. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (ws: WebSocket) =>
+      ws.on('error', (err: Error & { code?: string }) =>
+        this.log.debug(
+          JSON.stringify({ event: 'client_protocol_error', code: err.code, error: err.message }),
+        ),
+      ),
+    );
+    server.on('error', (err: Error) =>
+      this.log.error(JSON.stringify({ event: 'ws_server_error', error: err.message })),
+    );
+    return server;
+  }
+
+  /** Every frame goes to the gateway's own handler; Nest's JSON {event,data} routing is bypassed. */
+  override bindMessageHandlers(): void {}
+
+  override async dispose(): Promise<void> {
+    if (this.server && this.upgradeListener) this.server.off('upgrade', this.upgradeListener);
+    await super.dispose();
+  }
+}
+
+/** ws closes for invalid UTF-8 (1007) and oversize frames (1009) without a reason; add one. */
+function withCloseReasons(ws: WebSocket): void {
+  const close = ws.close.bind(ws);
+  ws.close = (code?: number, reason?: string | Buffer) =>
+    close(code, reason ?? (code !== undefined ? REASONS[code] : undefined));
+}

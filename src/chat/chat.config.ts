@@ -1,0 +1,92 @@
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { validateEnv } from '../config/validate-env';
+
+export class ChatEnv {
+  @IsInt()
+  @Min(16, { message: 'CHAT_MAX_MESSAGE_BYTES must be an integer ≥ 16' })
+  CHAT_MAX_MESSAGE_BYTES: number = 64 * 1024;
+
+  @IsInt()
+  @Min(1024, { message: 'CHAT_MAX_BUFFERED_BYTES must be an integer ≥ 1024' })
+  CHAT_MAX_BUFFERED_BYTES: number = 1024 * 1024;
+
+  @IsInt()
+  @Min(1, { message: 'CHAT_RATE must be a positive integer (messages per second)' })
+  CHAT_RATE: number = 20;
+
+  @IsInt()
+  @Min(1, { message: 'CHAT_BURST must be a positive integer' })
+  CHAT_BURST: number = 40;
+
+  /** Messages refused in a row (bucket empty) before the socket is closed with 1008. */
+  @IsInt()
+  @Min(1, { message: 'CHAT_FLOOD_STRIKES must be a positive integer' })
+  CHAT_FLOOD_STRIKES: number = 20;
+
+  @IsInt()
+  @Min(100, { message: 'CHAT_PING_INTERVAL_MS must be an integer ≥ 100' })
+  CHAT_PING_INTERVAL_MS: number = 30_000;
+
+  @IsInt()
+  @Min(0)
+  @Max(500, { message: 'CHAT_HISTORY_DEFAULT must be 0..500' })
+  CHAT_HISTORY_DEFAULT: number = 50;
+
+  @IsInt()
+  @Min(0, { message: 'CHAT_HISTORY_MAX_PER_ROOM must be ≥ 0 (0 keeps every message)' })
+  CHAT_HISTORY_MAX_PER_ROOM: number = 10_000;
+
+  @IsInt()
+  @Min(0, { message: 'CHAT_HISTORY_MAX_AGE_DAYS must be ≥ 0 (0 keeps messages of any age)' })
+  CHAT_HISTORY_MAX_AGE_DAYS: number = 0;
+
+  @IsString()
+  @Matches(/^(off|(\S+\s+){4,5}\S+)$/, { message: 'CHAT_RETENTION_CRON must be a cron expression or "off"' })
+  CHAT_RETENTION_CRON: string = '*/10 * * * *';
+
+  @IsInt()
+  @Min(1, { message: 'CHAT_HISTORY_FLUSH_MS must be a positive integer' })
+  CHAT_HISTORY_FLUSH_MS: number = 25;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be redis://[user:pass@]host:port[/db]' })
+  REDIS_URL?: string;
+
+  @IsString()
+  @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 of A-Za-z0-9:_.-' })
+  REDIS_PREFIX: string = 'live';
+}
+
+export class ChatConfig {
+  readonly maxMessageBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly rate: number;
+  readonly burst: number;
+  readonly floodStrikes: number;
+  readonly pingIntervalMs: number;
+  readonly historyDefault: number;
+  readonly historyMax = 500;
+  readonly historyMaxPerRoom: number;
+  readonly historyMaxAgeDays: number;
+  readonly retentionCron: string | null;
+  readonly historyFlushMs: number;
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
+
+  constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>) {
+    const e = validateEnv(ChatEnv, env);
+    this.maxMessageBytes = e.CHAT_MAX_MESSAGE_BYTES;
+    this.maxBufferedBytes = e.CHAT_MAX_BUFFERED_BYTES;
+    this.rate = e.CHAT_RATE;
+    this.burst = e.CHAT_BURST;
+    this.floodStrikes = e.CHAT_FLOOD_STRIKES;
+    this.pingIntervalMs = e.CHAT_PING_INTERVAL_MS;
+    this.historyDefault = e.CHAT_HISTORY_DEFAULT;
+    this.historyMaxPerRoom = e.CHAT_HISTORY_MAX_PER_ROOM;
+    this.historyMaxAgeDays = e.CHAT_HISTORY_MAX_AGE_DAYS;
+    this.retentionCron = e.CHAT_RETENTION_CRON === 'off' ? null : e.CHAT_RETENTION_CRON;
+    this.historyFlushMs = e.CHAT_HISTORY_FLUSH_MS;
+    this.redisUrl = e.REDIS_URL;
+    this.redisPrefix = e.REDIS_PREFIX;
+  }
+}

@@ -1,0 +1,51 @@
+/** Wire formats of the chat: the seed's plain text protocol and the JSON `live.v1` subprotocol. */
+
+export const LIVE_V1 = 'live.v1';
+export const ANONYMOUS_NAME = 'Anonymous troll';
+/** Room names as Channels routes them: `[-\w]+` with Unicode word characters, 1 to 100. */
+export const ROOM_PATTERN = /^[\p{L}\p{N}_-]{1,100}$/u;
+export const CHAT_PATH = /^\/chat\/([^/]+)\/$/;
+
+export interface ChatMessage {
+  id: number;
+  room: string;
+  user: number | null;
+  name: string;
+  text: string;
+  ts: string;
+}
+
+/** Everything the server sends, as one union; `encodeV1` and `encodePlain` are its two encodings. */
+export type ServerFrame =
+  | { type: 'welcome'; room: string; name: string; user: number | null; text: string }
+  | { type: 'history'; room: string; messages: ChatMessage[]; truncated?: boolean }
+  | ({ type: 'message' } & ChatMessage)
+  | { type: 'presence'; room: string; members: string[]; count: number }
+  | { type: 'error'; code: string; message: string };
+
+export function welcomeText(name: string): string {
+  return `Bienvenue ${name} !`;
+}
+
+export function encodeV1(frame: ServerFrame): string {
+  return JSON.stringify(frame);
+}
+
+/** The seed protocol's broadcast line. */
+export function plainMessage(message: Pick<ChatMessage, 'name' | 'text'>): string {
+  return `<${message.name}> ${message.text}`;
+}
+
+export function messageFrame(message: ChatMessage): ServerFrame {
+  return { type: 'message', ...message };
+}
+
+/** Close codes with their reasons (RFC 6455 §7.4.1 plus the IANA registry). */
+export const CLOSE = {
+  goingAway: { code: 1001, reason: 'server shutting down' },
+  binary: { code: 1003, reason: 'binary frames are not accepted; send text' },
+  flood: { code: 1008, reason: 'rate limit exceeded' },
+  tooBig: { code: 1009, reason: 'message too big' },
+  slowConsumer: { code: 1013, reason: 'slow consumer: too much unsent data' },
+  badUtf8: { code: 1007, reason: 'invalid UTF-8' },
+} as const;

@@ -1,0 +1,49 @@
+import { BadRequestException, Controller, Get, Param, Query } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ChatMessage, ROOM_PATTERN } from './chat.protocol';
+import { HistoryService } from './history.service';
+import { PresenceTracker } from './presence';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+
+export class MessagesQuery {
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'before must be a message id (a non-negative integer)' })
+  @Min(0, { message: 'before must be a message id (a non-negative integer)' })
+  before?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'limit must be an integer from 1 to 500' })
+  @Min(1, { message: 'limit must be an integer from 1 to 500' })
+  @Max(500, { message: 'limit must be an integer from 1 to 500' })
+  limit?: number;
+}
+
+@Controller('chat/rooms')
+export class RoomsController {
+  constructor(
+    private readonly presence: PresenceTracker,
+    private readonly history: HistoryService,
+  ) {}
+
+  /** Active rooms (at least one open socket) with their member counts, busiest first. */
+  @Get()
+  async rooms(): Promise<{ room: string; members: number }[]> {
+    const rooms = await this.presence.rooms();
+    return rooms.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room));
+  }
+
+  @Get(':room/messages')
+  async messages(
+    @Param('room') room: string,
+    @Query() query: MessagesQuery,
+  ): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
+    if (!ROOM_PATTERN.test(room))
+      throw new BadRequestException('Room name must be 1 to 100 letters, digits, _ or -');
+    return this.history.page(room, query.before, query.limit ?? 50);
+  }
+}
