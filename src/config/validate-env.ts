@@ -13,10 +13,10 @@ export class ConfigError extends Error {
 const TRUE_WORDS = ['1', 'true', 'yes', 'on'];
 const FALSE_WORDS = ['0', 'false', 'no', 'off'];
 
-function firstProblem(errors: ValidationError[]): string {
+function firstProblem(errors: ValidationError[], raw: Record<string, string>): string {
   const e = errors[0];
   const constraint = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
-  return `${e.property}=${JSON.stringify(e.value)}: ${constraint}`;
+  return `${e.property}=${JSON.stringify(raw[e.property] ?? e.value)}: ${constraint}`;
 }
 
 /**
@@ -44,6 +44,6 @@ export function validateEnv<T extends object>(
     (instance as Record<string, unknown>)[key] = parsed;
   }
   const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(`Invalid configuration: ${firstProblem(errors)}`);
+  if (errors.length > 0) throw new ConfigError(`Invalid configuration: ${firstProblem(errors, raw)}`);
   return instance;
 }
