@@ -39,12 +39,28 @@ export class JobLockService {
     }
   }
 
+  private async holdUntil(name: string, until: number): Promise<void> {
+    await this.dataSource
+      .getRepository(JobLease)
+      .update({ name, holder: this.holderId }, { expiresAt: until });
+  }
+
   async release(name: string): Promise<void> {
     await this.dataSource.getRepository(JobLease).delete({ name, holder: this.holderId });
   }
 
-  /** Runs `fn` only if this instance gets the lease; otherwise reports that it did not run. */
-  async runExclusive<T>(name: string, ttlMs: number, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+  /**
+   * Runs `fn` only if this instance gets the lease; otherwise reports that it did not run.
+   * `holdMs` keeps the lease after the run until that long after its start, so the other instances,
+   * whose cron fires a few milliseconds later for the same tick, do not run it again.
+   */
+  async runExclusive<T>(
+    name: string,
+    ttlMs: number,
+    fn: () => Promise<T>,
+    options: { holdMs?: number } = {},
+  ): Promise<ExclusiveOutcome<T>> {
+    const startedAt = Date.now();
     if (!(await this.tryAcquire(name, ttlMs))) {
       this.logger.debug(JSON.stringify({ event: 'job_skipped_lease_held', job: name }));
       return { ran: false };
@@ -58,11 +74,14 @@ export class JobLockService {
       Math.max(1000, Math.floor(ttlMs / 3)),
     );
     keepAlive.unref();
+    this.logger.log(JSON.stringify({ event: 'job_started', job: name, instance: this.holderId }));
     try {
       return { ran: true, result: await fn() };
     } finally {
       clearInterval(keepAlive);
-      await this.release(name).catch((err: Error) =>
+      const holdUntil = startedAt + (options.holdMs ?? 0);
+      const done = holdUntil > Date.now() ? this.holdUntil(name, holdUntil) : this.release(name);
+      await done.catch((err: Error) =>
         this.logger.warn(JSON.stringify({ event: 'lease_release_failed', job: name, error: err.message })),
       );
     }
