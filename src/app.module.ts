@@ -4,11 +4,12 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
+import { OpsEvents } from './common/ops-events';
 import { AppConfig } from './config/app.config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 
-/** Process-wide providers: the validated configuration and the command runner. */
+/** Process-wide providers: the validated configuration, the command runner, the ops event bus. */
 @Global()
 @Module({})
 class CoreModule {
@@ -18,8 +19,9 @@ class CoreModule {
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: CommandRunner, useClass: ExecFileCommandRunner },
+        OpsEvents,
       ],
-      exports: [AppConfig, CommandRunner],
+      exports: [AppConfig, CommandRunner, OpsEvents],
     };
   }
 }
