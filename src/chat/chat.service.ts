@@ -14,6 +14,7 @@ import {
   welcomeText,
 } from './chat.protocol';
 import { HistoryService } from './history.service';
+import { InstanceSlot } from './instance-slot';
 import { MessageIdGenerator } from './message-id';
 import { PresenceTracker, presenceNames } from './presence';
 
@@ -29,6 +30,8 @@ export interface ChatJoin {
 }
 
 const PRESENCE_DEBOUNCE_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The rooms of this instance: local membership, the broadcast fan-out, floods and slow consumers.
@@ -48,10 +51,16 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     private readonly layer: ChannelLayer,
     private readonly presence: PresenceTracker,
     private readonly history: HistoryService,
+    private readonly slot: InstanceSlot,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    await this.slot.acquire((slot) => this.ids.setSlot(slot));
     this.layer.setListener((group, event) => this.onGroupEvent(group, event));
+    // Members of a dead instance vanished without a leave: tell this instance's rooms.
+    this.presence.onStale(() => {
+      for (const room of this.rooms.keys()) this.schedulePresence(room);
+    });
     this.pingTimer = setInterval(() => this.pingAll(), this.config.pingIntervalMs);
     this.pingTimer.unref();
   }
@@ -120,6 +129,9 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       let messages: ChatMessage[];
       let truncated = false;
       if (since !== null) {
+        // Another instance may still hold some of the missed messages in its write batch (they were
+        // published before this socket subscribed): give its flush time to land before reading.
+        if (this.config.redisUrl) await sleep(this.config.historyFlushMs * 2 + 150);
         ({ messages, truncated } = await this.history.after(client.room, since, this.config.historyMax));
       } else {
         messages = await this.history.recent(client.room, count);
