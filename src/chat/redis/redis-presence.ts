@@ -70,7 +70,7 @@ export class RedisPresence extends PresenceTracker {
   async members(room: string): Promise<string[]> {
     if (!this.up) return this.local.members(room);
     const [entries, live] = await Promise.all([this.redis.hgetall(this.roomKey(room)), this.live()]);
-    return this.liveNames(room, entries, live);
+    return await this.liveNames(room, entries, live);
   }
 
   async rooms(): Promise<{ room: string; members: number }[]> {
@@ -81,13 +81,13 @@ export class RedisPresence extends PresenceTracker {
     for (const room of rooms) pipeline.hgetall(this.roomKey(room));
     const results = (await pipeline.exec()) ?? [];
     const out: { room: string; members: number }[] = [];
-    rooms.forEach((room, i) => {
+    for (const [i, room] of rooms.entries()) {
       const entries = (results[i]?.[1] ?? {}) as Record<string, string>;
-      const names = this.liveNames(room, entries, live);
+      const names = await this.liveNames(room, entries, live);
       if (names.length > 0) out.push({ room, members: names.length });
       else if (Object.keys(entries).length === 0)
         void this.redis.srem(this.roomsKey, room).catch(() => undefined);
-    });
+    }
     return out;
   }
 
@@ -105,13 +105,26 @@ export class RedisPresence extends PresenceTracker {
     await closeRedis(this.redis);
   }
 
-  /** Names of entries whose instance is alive; entries of dead instances are removed on the way. */
-  private liveNames(room: string, entries: Record<string, string>, live: Set<string>): string[] {
+  /**
+   * Names of entries whose instance is alive. An entry of an instance this one has not seen yet
+   * gets a fresh look at the heartbeats first (it may have just started); entries whose instance
+   * is still unknown then are a dead instance's and are removed on the way.
+   */
+  private async liveNames(
+    room: string,
+    entries: Record<string, string>,
+    live: Set<string>,
+  ): Promise<string[]> {
+    const instanceOf = (field: string) => field.slice(0, field.indexOf('/'));
+    const known = (instance: string) => instance === this.instanceId || live.has(instance);
+    if (Object.keys(entries).some((field) => !known(instanceOf(field)))) {
+      await this.refreshLive();
+      live = this.liveInstances;
+    }
     const names: string[] = [];
     const dead: string[] = [];
     for (const [field, name] of Object.entries(entries)) {
-      const instance = field.slice(0, field.indexOf('/'));
-      if (instance === this.instanceId || live.has(instance)) names.push(name);
+      if (known(instanceOf(field))) names.push(name);
       else dead.push(field);
     }
     if (dead.length > 0) void this.redis.hdel(this.roomKey(room), ...dead).catch(() => undefined);
