@@ -14,6 +14,7 @@ import {
   welcomeText,
 } from './chat.protocol';
 import { HistoryService } from './history.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { InstanceSlot } from './instance-slot';
 import { MessageIdGenerator } from './message-id';
 import { PresenceTracker, presenceNames } from './presence';
@@ -52,6 +53,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     private readonly presence: PresenceTracker,
     private readonly history: HistoryService,
     private readonly slot: InstanceSlot,
+    private readonly metrics: MetricsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -116,7 +118,10 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     }
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(client, data, isBinary));
     ws.on('pong', () => (client.alive = true));
-    ws.on('close', () => this.disconnect(client));
+    ws.on('close', (code: number) => {
+      this.metrics.chatSocketsClosed.inc({ code: String(code), reason: closeReasonLabel(code) });
+      this.disconnect(client);
+    });
     this.presence
       .join(join.room, client.id, join.name)
       .then(() => this.announcePresence(join.room))
@@ -189,6 +194,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       }
       text = parsed.text;
     }
+    this.metrics.chatMessagesReceived.inc();
     this.post(client.room, client.userId, client.name, text);
   }
 
@@ -219,6 +225,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   broadcast(room: string, message: ChatMessage): void {
     const members = this.rooms.get(room);
     if (!members) return;
+    const started = process.hrtime.bigint();
     let plain: Buffer | undefined;
     let json: Buffer | undefined;
     for (const client of members) {
@@ -229,6 +236,8 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       if (client.v1) this.write(client, (json ??= Buffer.from(encodeV1(messageFrame(message)))));
       else this.write(client, (plain ??= Buffer.from(plainMessage(message))));
     }
+    this.metrics.chatMessagesDelivered.inc(members.size);
+    this.metrics.chatBroadcastSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   private sendMessageTo(client: ChatClient, message: ChatMessage): void {
@@ -329,6 +338,22 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   private logError(event: string, room: string, err: Error): void {
     this.logger.error(JSON.stringify({ event, room, error: err.message }));
   }
+}
+
+/** The metrics label of a close code: why live (or the peer) closed the socket. */
+export function closeReasonLabel(code: number): string {
+  const byCode: Record<number, string> = {
+    1000: 'normal',
+    1001: 'going_away',
+    1003: 'bad_frame_binary',
+    1005: 'no_status',
+    1006: 'abnormal',
+    1007: 'bad_frame_utf8',
+    1008: 'flood',
+    1009: 'bad_frame_too_big',
+    1013: 'slow_consumer',
+  };
+  return byCode[code] ?? 'other';
 }
 
 /** A live.v1 client frame: `{"type":"message","text":"…"}`. Returns the text, or why it is refused. */
