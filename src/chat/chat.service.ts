@@ -18,6 +18,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { InstanceSlot } from './instance-slot';
 import { MessageIdGenerator } from './message-id';
 import { PresenceTracker, presenceNames } from './presence';
+import { preframeText, sendPreframed } from './raw-frame';
 
 /** What the upgrade handler learned about a socket before accepting it. */
 export interface ChatJoin {
@@ -227,14 +228,21 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     if (!members) return;
     const started = process.hrtime.bigint();
     let plain: Buffer | undefined;
+    let plainFrame: Buffer | null = null;
     let json: Buffer | undefined;
+    let jsonFrame: Buffer | null = null;
     for (const client of members) {
       if (!client.ready) {
         client.pending.push(message);
         continue;
       }
-      if (client.v1) this.write(client, (json ??= Buffer.from(encodeV1(messageFrame(message)))));
-      else this.write(client, (plain ??= Buffer.from(plainMessage(message))));
+      if (client.v1) {
+        if (!json) jsonFrame = preframeText((json = Buffer.from(encodeV1(messageFrame(message)))));
+        this.write(client, json, jsonFrame);
+      } else {
+        if (!plain) plainFrame = preframeText((plain = Buffer.from(plainMessage(message))));
+        this.write(client, plain, plainFrame);
+      }
     }
     this.metrics.chatMessagesDelivered.inc(members.size);
     this.metrics.chatBroadcastSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -249,7 +257,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Writes a text frame unless the socket is closed or too far behind (then it is closed: 1013). */
-  private write(client: ChatClient, bytes: Buffer): void {
+  private write(client: ChatClient, bytes: Buffer, framed: Buffer | null = null): void {
     const ws = client.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.config.maxBufferedBytes) {
@@ -265,7 +273,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       setTimeout(() => ws.terminate(), 2000).unref();
       return;
     }
-    ws.send(bytes, { binary: false });
+    sendPreframed(ws, framed, bytes);
   }
 
   private disconnect(client: ChatClient): void {
