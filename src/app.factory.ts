@@ -23,7 +23,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   if (config.trustProxy) app.set('trust proxy', true);
   // Django's ALLOWED_HOSTS: refuse requests for hosts this site does not serve.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (config.isAllowedHost(req.headers.host)) return next();
+    // ACME http-01 validation asks for the domain being certified, which may not be listed yet.
+    if (config.isAllowedHost(req.headers.host) || req.path.startsWith('/.well-known/acme-challenge/'))
+      return next();
     res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'Invalid Host header' });
   });
   app.useBodyParser('json', { limit: '1mb' });

@@ -9,6 +9,7 @@ import { AppConfig } from './config/app.config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { CertsModule } from './ops/certs/certs.module';
 
 /** Process-wide providers: the validated configuration, the command runner, the ops event bus. */
 @Global()
@@ -47,6 +48,7 @@ export class AppModule {
         MetricsModule,
         AuthModule,
         ChatModule,
+        CertsModule,
       ],
     };
   }

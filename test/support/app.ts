@@ -24,7 +24,9 @@ export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgre
  * PASSWORD_ITERATIONS defaults low to keep tests quick; tests of the real default set it.
  */
 export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'live-test-'));
+  // A DATA_DIR given by the test is used (and left in place); otherwise a temporary one is made.
+  const ownDir = env.DATA_DIR === undefined;
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'live-test-'));
   const merged: Record<string, string> = {
     DATA_DIR: dataDir,
     PORT: '0',
@@ -45,7 +47,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     baseUrl: `http://127.0.0.1:${port}`,
     async close() {
       await app.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

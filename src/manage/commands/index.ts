@@ -4,6 +4,7 @@ import { clearSessionsCommand } from './clearsessions.command';
 import { createSuperuserCommand } from './createsuperuser.command';
 import { importDjangoUsersCommand } from './import-django-users.command';
 import { migrateCommand } from './migrate.command';
+import { renewCertsCommand } from './renew-certs.command';
 
 /** Every manage command; a new one is a file in this folder and a line here. */
 export const commands: ManageCommand[] = [
@@ -12,4 +13,5 @@ export const commands: ManageCommand[] = [
   changePasswordCommand,
   clearSessionsCommand,
   importDjangoUsersCommand,
+  renewCertsCommand,
 ];

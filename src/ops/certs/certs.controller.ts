@@ -1,0 +1,91 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  ParseIntPipe,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentUser } from '../../auth/current-user.decorator';
+import { StaffGuard } from '../../auth/guards';
+import { User } from '../../auth/user.entity';
+import { ApiErrors, STAFF_ERRORS } from '../../common/openapi';
+import { CertInfo } from './cert-inventory.service';
+import { CertRun } from './cert-run.entity';
+import { CertsConfig } from './certs.config';
+import { ObtainCertDto, RenewCertsDto, RunsQuery } from './certs.dto';
+import { CertsService } from './certs.service';
+
+const idPipe = new ParseIntPipe({ exceptionFactory: () => new BadRequestException('id must be an integer') });
+
+@ApiTags('admin: certificates')
+@ApiErrors(...STAFF_ERRORS)
+@UseGuards(StaffGuard)
+@Controller('admin/certs')
+export class CertsController {
+  constructor(
+    private readonly certs: CertsService,
+    private readonly config: CertsConfig,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Certificates certbot holds: domains, issuer, dates, days left, status' })
+  @ApiOkResponse({ description: '{certificates: [...], schedule, warnDays, lastRuns}' })
+  async inventory(): Promise<{
+    certificates: CertInfo[];
+    schedule: string | null;
+    warnDays: number;
+    lastRuns: CertRun[];
+  }> {
+    const [certificates, lastRuns] = await Promise.all([this.certs.list(), this.certs.recentRuns(5)]);
+    return { certificates, schedule: this.config.renewCron, warnDays: this.config.warnDays, lastRuns };
+  }
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Obtains a certificate (certbot certonly --webroot, http-01 served by live)' })
+  @ApiAcceptedResponse({ description: '{runId}: follow it at /admin/certs/runs/{runId}' })
+  @ApiErrors(400, 409)
+  async obtain(@Body() dto: ObtainCertDto, @CurrentUser() user: User): Promise<{ runId: number }> {
+    const started = await this.certs.start('obtain', {
+      trigger: 'manual',
+      by: user.username,
+      domains: dto.domains,
+      email: dto.email,
+    });
+    return { runId: started!.run.id };
+  }
+
+  @Post('renew')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Runs certbot renew now (force: renew even what is not due)' })
+  @ApiAcceptedResponse({ description: '{runId}' })
+  @ApiErrors(400, 409)
+  async renew(@Body() dto: RenewCertsDto, @CurrentUser() user: User): Promise<{ runId: number }> {
+    const started = await this.certs.start('renew', {
+      trigger: 'manual',
+      by: user.username,
+      force: dto.force,
+    });
+    return { runId: started!.run.id };
+  }
+
+  @Get('runs')
+  @ApiOperation({ summary: 'Recent certificate runs, newest first' })
+  @ApiErrors(400)
+  runs(@Query() query: RunsQuery): Promise<CertRun[]> {
+    return this.certs.recentRuns(query.limit ?? 20);
+  }
+
+  @Get('runs/:id')
+  @ApiOperation({ summary: 'One run: outcome, names renewed and failed, output tail' })
+  @ApiErrors(400, 404)
+  run(@Param('id', idPipe) id: number): Promise<CertRun> {
+    return this.certs.run(id);
+  }
+}

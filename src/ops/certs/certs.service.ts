@@ -1,0 +1,292 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictException, Injectable, Logger, NotFoundException, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { CommandResult } from '../../common/command-runner';
+import { OpsEvents } from '../../common/ops-events';
+import { JobLockService } from '../../database/job-lock.service';
+import { HealthRegistry } from '../../health/health.registry';
+import { MetricsService } from '../../metrics/metrics.service';
+import { CertInfo, CertInventoryService } from './cert-inventory.service';
+import { CertRun, CertRunKind, CertRunOutcome, CertRunTrigger } from './cert-run.entity';
+import { CertbotDriver, certbotReason, parseRenewOutput } from './certbot.driver';
+import { CertsConfig } from './certs.config';
+
+const LEASE = 'certbot';
+const OUTPUT_TAIL_BYTES = 4096;
+
+export interface RunRequest {
+  trigger: CertRunTrigger;
+  by: string | null;
+  force?: boolean;
+  /** For `obtain`: the names of the new certificate (the first one names the lineage). */
+  domains?: string[];
+  email?: string;
+  /** Keep the cluster lease this long after the start (scheduled runs: one per tick). */
+  holdMs?: number;
+}
+
+function tail(text: string, bytes: number): string {
+  const buf = Buffer.from(text);
+  return buf.length <= bytes ? text : '…' + buf.subarray(buf.length - bytes).toString('utf8');
+}
+
+/**
+ * Certificate runs: renewals (scheduled or manual) and issuance, one at a time per instance and,
+ * through the shared lease, per cluster. Every run is recorded; failures are logged and published.
+ */
+@Injectable()
+export class CertsService implements OnModuleInit {
+  private readonly logger = new Logger('Certs');
+  /** The run in flight in this process, if any (set synchronously, so two requests cannot both start). */
+  private current: { id: number | null } | null = null;
+
+  constructor(
+    @InjectRepository(CertRun) private readonly runs: Repository<CertRun>,
+    private readonly driver: CertbotDriver,
+    private readonly inventory: CertInventoryService,
+    private readonly lock: JobLockService,
+    private readonly events: OpsEvents,
+    private readonly config: CertsConfig,
+    private readonly health: HealthRegistry,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await mkdir(join(this.config.webroot, '.well-known', 'acme-challenge'), { recursive: true });
+    this.health.register({ name: 'certs', critical: false, check: () => this.healthCheck() });
+    this.metrics.gauge(
+      'live_cert_days_left',
+      'Days until each certificate expires',
+      ['name'],
+      async (set) => {
+        for (const c of await this.inventory.list()) set(c.daysLeft, { name: c.name });
+      },
+    );
+    this.metrics.gauge(
+      'live_cert_last_run_timestamp_seconds',
+      'When the last certificate run finished, by outcome',
+      ['kind', 'outcome'],
+      async (set) => {
+        const last = await this.lastFinished();
+        if (last?.finishedAt)
+          set(last.finishedAt.getTime() / 1000, { kind: last.kind, outcome: last.outcome });
+      },
+    );
+  }
+
+  list(): Promise<CertInfo[]> {
+    return this.inventory.list();
+  }
+
+  recentRuns(limit: number): Promise<CertRun[]> {
+    return this.runs.find({ order: { id: 'DESC' }, take: limit });
+  }
+
+  async run(id: number): Promise<CertRun> {
+    const run = await this.runs.findOneBy({ id });
+    if (!run) throw new NotFoundException(`No certificate run with id ${id}`);
+    return run;
+  }
+
+  /**
+   * Starts a run and returns its row at once (outcome `running`); `finished` resolves when certbot
+   * is done. A run already in flight: a scheduled trigger is recorded as `skipped`, a manual one is
+   * a 409. null: a scheduled run that another instance of the cluster is doing.
+   */
+  async start(
+    kind: CertRunKind,
+    request: RunRequest,
+  ): Promise<{ run: CertRun; finished: Promise<CertRun> } | null> {
+    if (this.current) {
+      if (request.trigger !== 'schedule')
+        throw new ConflictException(
+          `A certificate run is already in progress${this.current.id ? ` (run ${this.current.id})` : ''}`,
+        );
+      const skipped = await this.record(kind, request, 'skipped', 'a previous run was still in progress');
+      this.logger.warn(
+        JSON.stringify({ event: 'cert_run_skipped', id: skipped.id, busyWith: this.current.id }),
+      );
+      return { run: skipped, finished: Promise.resolve(skipped) };
+    }
+    const slot: { id: number | null } = { id: null };
+    this.current = slot;
+    try {
+      // In cluster mode another instance may be running certbot: the shared lease decides.
+      if (!(await this.lock.tryAcquire(LEASE, this.config.timeoutMs + 60_000))) {
+        if (request.trigger === 'schedule') {
+          this.logger.debug(JSON.stringify({ event: 'cert_run_elsewhere', kind }));
+          this.current = null;
+          return null;
+        }
+        throw new ConflictException('A certificate run is already in progress on another instance');
+      }
+      const run = await this.record(kind, request, 'running', null);
+      slot.id = run.id;
+      const finished = this.execute(run, request).finally(() => {
+        if (this.current === slot) this.current = null;
+      });
+      return { run, finished };
+    } catch (err) {
+      if (this.current === slot) this.current = null;
+      throw err;
+    }
+  }
+
+  /** The scheduled renewal: renew what is due, then look at every certificate's expiry. */
+  async scheduledRenewal(holdMs: number): Promise<CertRun | null> {
+    const started = await this.start('renew', { trigger: 'schedule', by: null, holdMs });
+    if (!started) return null;
+    const run = await started.finished;
+    await this.announceExpiring();
+    return run;
+  }
+
+  /** `manage renew-certs`: a manual renewal that waits for its end. */
+  async renewNow(by: string, force = false): Promise<CertRun> {
+    const started = await this.start('renew', { trigger: 'manage', by, force });
+    const run = await started!.finished;
+    await this.announceExpiring();
+    return run;
+  }
+
+  private async record(
+    kind: CertRunKind,
+    request: RunRequest,
+    outcome: CertRunOutcome,
+    reason: string | null,
+  ): Promise<CertRun> {
+    const now = new Date();
+    return this.runs.save(
+      this.runs.create({
+        kind,
+        trigger: request.trigger,
+        requestedBy: request.by,
+        domains: request.domains ?? [],
+        startedAt: now,
+        finishedAt: outcome === 'running' ? null : now,
+        exitCode: null,
+        outcome,
+        renewed: [],
+        failed: [],
+        reason,
+        outputTail: '',
+      }),
+    );
+  }
+
+  private async execute(run: CertRun, request: RunRequest): Promise<CertRun> {
+    this.logger.log(
+      JSON.stringify({
+        event: 'cert_run_started',
+        id: run.id,
+        kind: run.kind,
+        trigger: run.trigger,
+        by: run.requestedBy,
+      }),
+    );
+    try {
+      const outcome = await this.lock.runExclusive(
+        LEASE,
+        this.config.timeoutMs + 60_000,
+        async () =>
+          run.kind === 'renew'
+            ? this.driver.renew(request.force ?? false)
+            : this.driver.certonly(request.domains ?? [], request.email ?? this.config.email),
+        { holdMs: request.holdMs },
+      );
+      if (!outcome.ran) throw new Error('the certbot lease was taken by another instance');
+      this.conclude(run, outcome.result);
+    } catch (err) {
+      run.outcome = 'failed';
+      run.reason = (err as Error).message;
+    }
+    run.finishedAt = new Date();
+    await this.runs.save(run);
+    this.report(run);
+    return run;
+  }
+
+  /** Turns certbot's exit code and output into the run's outcome, names and reason. */
+  private conclude(run: CertRun, result: CommandResult): void {
+    run.exitCode = result.exitCode;
+    run.outputTail = tail(`${result.stdout}\n${result.stderr}`.trim(), OUTPUT_TAIL_BYTES);
+    const ok = result.exitCode === 0 && !result.timedOut && !result.spawnError;
+    if (run.kind === 'obtain') {
+      run.outcome = ok ? 'obtained' : 'failed';
+      run.renewed = ok ? [run.domains[0]] : [];
+      run.failed = ok ? [] : [{ name: run.domains[0], reason: certbotReason(result) }];
+      run.reason = ok ? null : certbotReason(result);
+      return;
+    }
+    const report = parseRenewOutput(result.stdout, result.stderr);
+    run.renewed = report.renewed;
+    run.failed = report.failed.map((f) => ({ name: f.name, reason: f.reason || certbotReason(result) }));
+    if (ok && run.failed.length === 0) run.outcome = report.renewed.length > 0 ? 'renewed' : 'not-due';
+    else run.outcome = report.renewed.length > 0 ? 'partial' : 'failed';
+    run.reason = run.outcome === 'failed' || run.outcome === 'partial' ? certbotReason(result) : null;
+  }
+
+  private report(run: CertRun): void {
+    const entry = {
+      id: run.id,
+      kind: run.kind,
+      outcome: run.outcome,
+      renewed: run.renewed,
+      failed: run.failed,
+      exitCode: run.exitCode,
+      reason: run.reason,
+    };
+    if (run.outcome !== 'failed' && run.outcome !== 'partial') {
+      this.logger.log(JSON.stringify({ event: 'cert_run_finished', ...entry }));
+      return;
+    }
+    this.logger.error(JSON.stringify({ event: 'cert_run_failed', ...entry }));
+    const names = run.failed.map((f) => f.name).join(', ') || run.domains.join(', ') || 'all certificates';
+    this.events.publish({
+      event: run.kind === 'renew' ? 'cert.renewal_failed' : 'cert.issue_failed',
+      severity: 'critical',
+      subject: `Certificate ${run.kind === 'renew' ? 'renewal' : 'issuance'} ${run.outcome === 'partial' ? 'partly failed' : 'failed'}: ${names}`,
+      detail: [
+        `Run ${run.id} (${run.trigger}${run.requestedBy ? ` by ${run.requestedBy}` : ''}) ended ${run.outcome}, exit code ${run.exitCode ?? 'none'}.`,
+        ...run.failed.map((f) => `${f.name}: ${f.reason}`),
+        run.reason ? `certbot: ${run.reason}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    });
+  }
+
+  /** Publishes one event per expiring or expired certificate (alerts keep it to one a day). */
+  async announceExpiring(): Promise<void> {
+    for (const cert of await this.inventory.list()) {
+      if (cert.status === 'valid') continue;
+      this.events.publish({
+        event: 'cert.expiring',
+        severity: cert.status === 'expired' ? 'critical' : 'warning',
+        subject: `Certificate ${cert.name} ${cert.status === 'expired' ? 'has expired' : `expires in ${cert.daysLeft} day(s)`}`,
+        detail: `Domains: ${cert.domains.join(', ')}\nNot after: ${cert.notAfter}`,
+        dedupeKey: `cert.expiring:${cert.name}`,
+      });
+    }
+  }
+
+  private lastFinished(): Promise<CertRun | null> {
+    return this.runs
+      .createQueryBuilder('r')
+      .where('r.outcome NOT IN (:...skip)', { skip: ['running', 'skipped'] })
+      .orderBy('r.id', 'DESC')
+      .getOne();
+  }
+
+  private async healthCheck(): Promise<{ status: 'up' | 'degraded'; detail?: string }> {
+    const problems: string[] = [];
+    for (const c of await this.inventory.list())
+      if (c.status !== 'valid') problems.push(`${c.name} ${c.status} (${c.daysLeft} days left)`);
+    const last = await this.lastFinished();
+    if (last && (last.outcome === 'failed' || last.outcome === 'partial'))
+      problems.push(`last ${last.kind} run ${last.id} ${last.outcome}: ${last.reason ?? ''}`.trim());
+    return problems.length ? { status: 'degraded', detail: problems.join('; ') } : { status: 'up' };
+  }
+}
