@@ -2,6 +2,8 @@ import { BadRequestException, ConsoleLogger, INestApplication, ValidationPipe } 
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { AppModule } from './app.module';
 import { ChatWsAdapter } from './chat/chat-ws.adapter';
 import { HttpExceptionFilter } from './common/http-exception.filter';
@@ -29,6 +31,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'Invalid Host header' });
   });
   app.useBodyParser('json', { limit: '1mb' });
+  servePublicFiles(app);
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(
     new ValidationPipe({
@@ -45,4 +48,34 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   setupOpenApi(app);
   app.enableShutdownHooks();
   return app;
+}
+
+/** The chat page's own policy: only this origin's scripts, styles and sockets. */
+export const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/** `public/` at the project root, whether running from src/ (ts-node) or a build (dist/src/). */
+export function publicDir(): string | null {
+  for (const dir of [resolve(__dirname, '..', 'public'), resolve(__dirname, '..', '..', 'public')])
+    if (existsSync(join(dir, 'index.html'))) return dir;
+  return null;
+}
+
+/** GET / is the chat page: HTML, CSS and JavaScript served by the app itself (no CDN). */
+function servePublicFiles(app: NestExpressApplication): void {
+  const dir = publicDir();
+  if (!dir) return;
+  app.useStaticAssets(dir, {
+    index: 'index.html',
+    // Unknown paths fall through to Nest (JSON 404s); revalidate so a deploy is seen at once.
+    fallthrough: true,
+    maxAge: 0,
+    etag: true,
+    setHeaders: (res) => {
+      res.setHeader('Content-Security-Policy', PAGE_CSP);
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Referrer-Policy', 'same-origin');
+    },
+  });
 }

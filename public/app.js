@@ -1,0 +1,225 @@
+// live's chat page: plain browser JavaScript, no framework. Speaks the live.v1 protocol and
+// reconnects by itself with ?since=<last id> so a drop loses nothing and repeats nothing.
+
+const ROOM_PATTERN = /^[-\p{L}\p{N}\p{M}_]{1,100}$/u;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  room: roomFromHash() || 'lobby',
+  ws: null,
+  lastId: 0,
+  seen: new Set(),
+  attempt: 0,
+  reconnectTimer: null,
+  welcomed: false,
+};
+
+function roomFromHash() {
+  const room = decodeURIComponent(location.hash.slice(1));
+  return ROOM_PATTERN.test(room) ? room : null;
+}
+
+function cookie(name) {
+  const match = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
+  return match ? decodeURIComponent(match.slice(name.length + 1)) : '';
+}
+
+function setStatus(kind, text) {
+  const el = $('status');
+  el.dataset.state = kind;
+  el.textContent = text;
+}
+
+function notice(text) {
+  const el = $('notice');
+  el.textContent = text || '';
+  el.hidden = !text;
+}
+
+function addLine(build) {
+  const list = $('messages');
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const li = document.createElement('li');
+  build(li);
+  list.append(li);
+  if (nearBottom) list.scrollTop = list.scrollHeight;
+}
+
+function systemLine(text) {
+  addLine((li) => {
+    li.className = 'system';
+    li.textContent = text;
+  });
+}
+
+function showMessage(m) {
+  if (state.seen.has(m.id)) return;
+  state.seen.add(m.id);
+  if (m.id > state.lastId) state.lastId = m.id;
+  addLine((li) => {
+    li.dataset.id = String(m.id);
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = m.name;
+    const text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = m.text;
+    const time = document.createElement('time');
+    time.className = 'time';
+    time.dateTime = m.ts;
+    time.textContent = new Date(m.ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    li.append(name, text, time);
+  });
+}
+
+function showPresence(members, count) {
+  const list = $('presence');
+  list.replaceChildren(
+    ...members.map((n) => {
+      const li = document.createElement('li');
+      li.textContent = n;
+      return li;
+    }),
+  );
+  $('count').textContent = String(count);
+}
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const query = state.lastId ? `?since=${state.lastId}` : '';
+  const ws = new WebSocket(`${scheme}//${location.host}/chat/${encodeURIComponent(state.room)}/${query}`, 'live.v1');
+  state.ws = ws;
+  setStatus('connecting', 'connecting…');
+  ws.onopen = () => {
+    state.attempt = 0;
+    setStatus('open', `#${state.room}`);
+    notice('');
+  };
+  ws.onmessage = (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (frame.type === 'welcome') {
+      if (!state.welcomed) systemLine(frame.text);
+      else systemLine('Reconnected.');
+      state.welcomed = true;
+    } else if (frame.type === 'history') {
+      frame.messages.forEach(showMessage);
+      if (frame.truncated) systemLine('Some older messages were skipped.');
+    } else if (frame.type === 'message') {
+      showMessage(frame);
+    } else if (frame.type === 'presence') {
+      showPresence(frame.members, frame.count);
+    } else if (frame.type === 'error') {
+      notice(frame.message);
+    }
+  };
+  ws.onclose = (event) => {
+    if (state.ws !== ws) return; // replaced on purpose (room change, login)
+    const delay = Math.min(10_000, 500 * 2 ** state.attempt++) + Math.floor(Math.random() * 250);
+    setStatus('closed', `disconnected, retrying in ${Math.ceil(delay / 1000)} s`);
+    if (event.reason) notice(`Connection closed: ${event.reason}`);
+    state.reconnectTimer = setTimeout(connect, delay);
+  };
+}
+
+/** Starts over in another room (or as another user): fresh socket, fresh history. */
+function restart(room) {
+  state.room = room;
+  state.lastId = 0;
+  state.seen.clear();
+  state.welcomed = false;
+  state.attempt = 0;
+  $('messages').replaceChildren();
+  showPresence([], 0);
+  $('room-input').value = room;
+  if (location.hash.slice(1) !== room) history.replaceState(null, '', `#${encodeURIComponent(room)}`);
+  const old = state.ws;
+  state.ws = null;
+  if (old) old.close(1000, 'leaving');
+  connect();
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') {
+    if (!cookie('csrftoken')) await fetch('/auth/csrf', { credentials: 'same-origin' });
+    headers['X-CSRFToken'] = cookie('csrftoken');
+    headers['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new Error((data && [].concat(data.message).join('; ')) || `HTTP ${res.status}`);
+  return data;
+}
+
+function showUser(user) {
+  $('login-form').hidden = !!user;
+  $('who').hidden = !user;
+  $('who-name').textContent = user ? user.fullName : '';
+}
+
+async function loadUser() {
+  try {
+    showUser(await api('GET', '/auth/me'));
+  } catch {
+    showUser(null);
+  }
+}
+
+$('room-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const room = $('room-input').value.trim();
+  if (!ROOM_PATTERN.test(room)) return notice('A room name is 1 to 100 letters, digits, _ or -.');
+  if (room !== state.room) restart(room);
+});
+
+$('login-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  try {
+    const user = await api('POST', '/auth/login', { username: $('username').value, password: $('password').value });
+    $('password').value = '';
+    showUser(user);
+    notice('');
+    restart(state.room); // the socket takes its name from the session at connect
+  } catch (err) {
+    notice(err.message);
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  try {
+    await api('POST', '/auth/logout');
+  } catch (err) {
+    notice(err.message);
+  }
+  showUser(null);
+  restart(state.room);
+});
+
+$('send-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('text');
+  const text = input.value;
+  if (!text.trim()) return;
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return notice('Not connected yet; your message was kept.');
+  state.ws.send(JSON.stringify({ type: 'message', text }));
+  input.value = '';
+});
+
+window.addEventListener('hashchange', () => {
+  const room = roomFromHash();
+  if (room && room !== state.room) restart(room);
+});
+
+$('room-input').value = state.room;
+loadUser().then(() => restart(state.room));
