@@ -1,4 +1,8 @@
+import { getRepositoryToken } from '@nestjs/typeorm';
 import request from 'supertest';
+import { Repository } from 'typeorm';
+import { AlertEntity } from '../src/alerts/alert.entity';
+import { AlertsConfig } from '../src/alerts/alerts.config';
 import { AlertsService } from '../src/alerts/alerts.service';
 import { OpsEvents } from '../src/common/ops-events';
 import { AlertReceivers, startAlertReceivers } from './support/alert-receivers';
@@ -225,12 +229,21 @@ describe.each(databaseVariants())('alerts on $name', (variant) => {
     ]);
     expect(r.webhooks).toHaveLength(1);
     expect(r.mails).toHaveLength(1);
+    // Another instance (its own AlertsService, same database) sees the table and suppresses too.
+    const otherInstance = new AlertsService(
+      t.app.get(AlertsConfig),
+      new OpsEvents(),
+      t.app.get<Repository<AlertEntity>>(getRepositoryToken(AlertEntity)),
+    );
+    expect((await otherInstance.raise(event)).map((x) => x.outcome)).toEqual(['suppressed', 'suppressed']);
+    expect(r.webhooks).toHaveLength(1);
+    expect(r.mails).toHaveLength(1);
     // A different key is not affected.
     await service.raise({ ...event, dedupeKey: 'cert.expiring:other.org', subject: 'other.org expires' });
     expect(r.webhooks).toHaveLength(2);
     const rows = (await listAlerts(20)).filter((a) => a.event === 'cert.expiring');
     expect(rows.filter((a) => a.outcome === 'sent')).toHaveLength(4);
-    expect(rows.filter((a) => a.outcome === 'suppressed')).toHaveLength(6);
+    expect(rows.filter((a) => a.outcome === 'suppressed')).toHaveLength(8);
     expect(rows[0].dedupeKey).toBe('cert.expiring:other.org');
   });
 
@@ -276,5 +289,48 @@ describe.each(databaseVariants())('alerts on $name', (variant) => {
     const bad = await request(t.baseUrl).get('/admin/alerts?limit=0').set('Cookie', staff.cookie).expect(400);
     expect(bad.body).toMatchObject({ statusCode: 400, message: ['limit must be an integer 1..500'] });
     await request(t.baseUrl).get('/admin/alerts?limit=abc').set('Cookie', staff.cookie).expect(400);
+  });
+});
+
+describe('alerts with no channel configured', () => {
+  let t: TestApp;
+  let staff: LoginSession;
+
+  beforeAll(async () => {
+    t = await startApp({
+      // startApp leaves earlier suites' variables in process.env: back to SQLite, no channels.
+      DATABASE_URL: '',
+      ALERT_WEBHOOK_URL: '',
+      ALERT_SMTP_URL: '',
+      ALERT_EMAIL_FROM: '',
+      ALERT_EMAIL_TO: '',
+    });
+    await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true });
+    staff = await login(t, 'boss', 'boss-pass');
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('POST /admin/alerts/test is a 409 saying what to set', async () => {
+    const res = await request(t.baseUrl)
+      .post('/admin/alerts/test')
+      .set('Cookie', staff.cookie)
+      .set('X-CSRFToken', staff.csrf)
+      .expect(409);
+    expect(res.body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      message: expect.stringContaining('No alert channel is configured: set ALERT_WEBHOOK_URL'),
+    });
+  });
+
+  it('an OpsEvent is only logged: no row, no throw', async () => {
+    expect(
+      await t.app.get(AlertsService).raise({ event: 'x', severity: 'info', subject: 's', detail: 'd' }),
+    ).toEqual([]);
+    const res = await request(t.baseUrl).get('/admin/alerts').set('Cookie', staff.cookie).expect(200);
+    expect(res.body).toEqual({ alerts: [] });
   });
 });
