@@ -247,6 +247,35 @@ describe.each(databaseVariants())('alerts on $name', (variant) => {
     expect(rows[0].dedupeKey).toBe('cert.expiring:other.org');
   });
 
+  it('the dedupe window is 24 hours: a sent row 23 h old suppresses, one 25 h old does not', async () => {
+    const repo = t.app.get<Repository<AlertEntity>>(getRepositoryToken(AlertEntity));
+    const hour = 60 * 60 * 1000;
+    const base = {
+      event: 'cert.expiring',
+      severity: 'warning',
+      subject: 'old',
+      detail: 'old',
+      outcome: 'sent' as const,
+      error: null,
+      attempts: 1,
+    };
+    for (const channel of ['webhook', 'email']) {
+      await repo.insert({ ...base, channel, dedupeKey: 'window:recent', createdAt: Date.now() - 23 * hour });
+      await repo.insert({ ...base, channel, dedupeKey: 'window:old', createdAt: Date.now() - 25 * hour });
+    }
+    const service = t.app.get(AlertsService);
+    const event = { event: 'cert.expiring', severity: 'warning' as const, subject: 's', detail: 'd' };
+    expect((await service.raise({ ...event, dedupeKey: 'window:recent' })).map((x) => x.outcome)).toEqual([
+      'suppressed',
+      'suppressed',
+    ]);
+    expect((await service.raise({ ...event, dedupeKey: 'window:old' })).map((x) => x.outcome)).toEqual([
+      'sent',
+      'sent',
+    ]);
+    expect(r.webhooks).toHaveLength(1);
+  });
+
   it('a failed delivery does not count for the dedupe: the next occurrence is retried', async () => {
     const service = t.app.get(AlertsService);
     const event = {
@@ -271,6 +300,9 @@ describe.each(databaseVariants())('alerts on $name', (variant) => {
     expect(rows).toHaveLength(3);
     expect(rows[0].id).toBeGreaterThan(rows[1].id);
     expect(rows[1].id).toBeGreaterThan(rows[2].id);
+    const all = await listAlerts(500);
+    const times = all.map((a) => Date.parse(a.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
     expect(Object.keys(rows[0]).sort()).toEqual(
       [
         'attempts',

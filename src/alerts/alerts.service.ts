@@ -86,7 +86,7 @@ export class AlertsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async list(limit: number): Promise<AlertView[]> {
-    const rows = await this.alerts.find({ order: { id: 'DESC' }, take: limit });
+    const rows = await this.alerts.find({ order: { createdAt: 'DESC', id: 'DESC' }, take: limit });
     return rows.map((r) => ({
       id: r.id,
       event: r.event,
