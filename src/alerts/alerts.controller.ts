@@ -1,5 +1,4 @@
-import { Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
-import { ConflictException } from '@nestjs/common';
+import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { StaffGuard } from '../auth/guards';

@@ -1,5 +1,4 @@
-import { createServer } from 'node:net';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, createServer } from 'node:net';
 import { AlertSendError } from './alert.types';
 import { EmailChannel } from './email.channel';
 import { WebhookChannel } from './webhook.channel';
