@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { OpsEvent, OpsEvents } from '../src/common/ops-events';
+import { AlertReceivers, startAlertReceivers } from './support/alert-receivers';
 import { startApp, TestApp } from './support/app';
 import { freePort } from './support/instances';
 import { manage } from './support/manage';
@@ -29,6 +30,7 @@ describeAcme('certificates with real certbot against Pebble', () => {
   let staff: LoginSession;
   let hookMarker: string;
   let dataDir: string;
+  let receivers: AlertReceivers;
   const events: OpsEvent[] = [];
   const domains = ['www.live-test.example', 'live-test.example'];
   const lineage = domains[0];
@@ -46,7 +48,17 @@ describeAcme('certificates with real certbot against Pebble', () => {
     const hook = join(dataDir, 'deploy-hook.sh');
     writeFileSync(hook, `#!/bin/sh\necho "$RENEWED_LINEAGE" >> '${hookMarker}'\n`);
     chmodSync(hook, 0o755);
-    t = await startApp({ ...env, CERT_RENEW_CRON: 'off', DATA_DIR: dataDir, CERTBOT_DEPLOY_HOOK: hook });
+    receivers = await startAlertReceivers();
+    t = await startApp({
+      ...env,
+      CERT_RENEW_CRON: 'off',
+      DATA_DIR: dataDir,
+      CERTBOT_DEPLOY_HOOK: hook,
+      ALERT_WEBHOOK_URL: receivers.webhookUrl,
+      ALERT_SMTP_URL: receivers.smtpUrl,
+      ALERT_EMAIL_FROM: 'live@example.org',
+      ALERT_EMAIL_TO: 'ops@example.org',
+    });
     t.app.get(OpsEvents).subscribe((e) => void events.push(e));
     await createUser(t, { username: 'ops', password: 'ops-password', isStaff: true });
     await createUser(t, { username: 'pleb', password: 'pleb-password' });
@@ -56,6 +68,7 @@ describeAcme('certificates with real certbot against Pebble', () => {
   afterAll(async () => {
     await t?.close();
     await pebble?.dispose();
+    await receivers?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -147,6 +160,13 @@ describeAcme('certificates with real certbot against Pebble', () => {
     const failures = events.filter((e) => e.event === 'cert.renewal_failed');
     expect(failures).toHaveLength(1);
     expect(failures[0].subject).toContain(lineage);
+    // The failure reaches a person: exactly one alert on each configured channel.
+    await receivers.waitFor(() => receivers.webhooks.length >= 1 && receivers.mails.length >= 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receivers.webhooks).toHaveLength(1);
+    expect(receivers.mails).toHaveLength(1);
+    expect(JSON.stringify(receivers.webhooks[0])).toContain('cert.renewal_failed');
+    expect(JSON.stringify(receivers.mails[0])).toContain(lineage);
 
     const runs = (await get('/admin/certs/runs?limit=10').expect(200)).body as Run[];
     expect(runs.map((r) => r.outcome).slice(0, 4)).toEqual(['failed', 'not-due', 'renewed', 'obtained']);

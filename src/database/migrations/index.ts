@@ -1,10 +1,12 @@
 import { CreateAuthTables1764000001000 } from './1764000001000-CreateAuthTables';
 import { CreateCertRuns1764000002000 } from './1764000002000-CreateCertRuns';
 import { CreateChatMessages1764000004000 } from './1764000004000-CreateChatMessages';
+import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
   CreateAuthTables1764000001000,
   CreateCertRuns1764000002000,
   CreateChatMessages1764000004000,
+  CreateAlerts1764000005000,
 ];

@@ -1,0 +1,46 @@
+import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { StaffGuard } from '../auth/guards';
+import { AlertResult, AlertsService, AlertView } from './alerts.service';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value;
+
+export class AlertsQuery {
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'limit must be an integer 1..500' })
+  @Min(1, { message: 'limit must be an integer 1..500' })
+  @Max(500, { message: 'limit must be an integer 1..500' })
+  limit?: number;
+}
+
+@Controller('admin/alerts')
+@UseGuards(StaffGuard)
+export class AlertsController {
+  constructor(private readonly alerts: AlertsService) {}
+
+  /** Newest first. */
+  @Get()
+  async list(@Query() query: AlertsQuery): Promise<{ alerts: AlertView[] }> {
+    return { alerts: await this.alerts.list(query.limit ?? 50) };
+  }
+
+  /** Sends a test alert to every configured channel and reports each channel's outcome. */
+  @Post('test')
+  @HttpCode(200)
+  async test(): Promise<{ results: AlertResult[] }> {
+    if (this.alerts.channels.length === 0)
+      throw new ConflictException(
+        'No alert channel is configured: set ALERT_WEBHOOK_URL and/or ALERT_SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO',
+      );
+    const results = await this.alerts.raise({
+      event: 'alert.test',
+      severity: 'info',
+      subject: 'Test alert',
+      detail: 'This is a test alert sent from POST /admin/alerts/test. If you read this, the channel works.',
+    });
+    return { results };
+  }
+}
