@@ -32,6 +32,8 @@ class CoreModule {
 export interface AppModuleOptions {
   /** Off for one-shot commands (manage), which must not start cron jobs. */
   schedule?: boolean;
+  /** Off for one-shot commands: an unreachable database fails at once instead of being retried. */
+  retryConnect?: boolean;
 }
 
 @Module({})
@@ -44,7 +46,7 @@ export class AppModule {
         // Configuration is read and validated once by AppConfig; ConfigService stays available to features.
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }),
         ...(options.schedule === false ? [] : [ScheduleModule.forRoot()]),
-        DatabaseModule,
+        DatabaseModule.forRoot({ retryConnect: options.retryConnect }),
         HealthModule,
         MetricsModule,
         AuthModule,

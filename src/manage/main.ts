@@ -53,9 +53,14 @@ export async function runManage(argv: string[], env: Record<string, string | und
       askSecret,
       async app() {
         // The same modules, database and migrations as the server, without the scheduler or HTTP.
-        app ??= await NestFactory.createApplicationContext(AppModule.register(config, { schedule: false }), {
-          logger: createLogger(new AppConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' })),
-        });
+        app ??= await NestFactory.createApplicationContext(
+          AppModule.register(config, { schedule: false, retryConnect: false }),
+          {
+            // Errors come back to this function (one clear line), not through Nest's process.exit.
+            abortOnError: false,
+            logger: env.LOG_LEVEL ? createLogger(config) : false,
+          },
+        );
         return app;
       },
     };
@@ -71,7 +76,9 @@ export async function runManage(argv: string[], env: Record<string, string | und
       process.stderr.write(`${name}: ${e.message}\n`);
       return err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILED;
     }
-    process.stderr.write(`${name} failed: ${e.stack ?? e.message}\n`);
+    process.stderr.write(
+      `${name} failed: ${env.LOG_LEVEL === 'debug' ? (e.stack ?? e.message) : e.message}\n`,
+    );
     return EXIT_FAILED;
   } finally {
     const opened = app as INestApplicationContext | null;

@@ -34,6 +34,9 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     PASSWORD_ITERATIONS: '1000',
     ...env,
   };
+  // The app reads its configuration from process.env; put it back on close so the next boot in
+  // the same file starts clean.
+  const savedEnv = { ...process.env };
   Object.assign(process.env, merged);
   const config = new AppConfig(process.env);
   const app = await createApp(config);
@@ -47,6 +50,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     baseUrl: `http://127.0.0.1:${port}`,
     async close() {
       await app.close();
+      for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+      Object.assign(process.env, savedEnv);
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
