@@ -8,6 +8,7 @@ import { OpsEvents } from './common/ops-events';
 import { AppConfig } from './config/app.config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { VpnModule } from './ops/vpn/vpn.module';
 
 /** Process-wide providers: the validated configuration, the command runner, the ops event bus. */
 @Global()
@@ -45,6 +46,7 @@ export class AppModule {
         HealthModule,
         AuthModule,
         ChatModule,
+        VpnModule,
       ],
     };
   }
