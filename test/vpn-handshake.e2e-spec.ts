@@ -190,7 +190,12 @@ describeVpn('VPN: real OpenVPN handshake on loopback from the downloaded profile
 
   it('a short-lived CRL makes /health degraded; the job regenerates it and alice still connects', async () => {
     // What a lapsing kylemanna CRL looks like: gen-crl with EASYRSA_CRL_DAYS=1, copied to the volume root.
-    const env = { ...process.env, EASYRSA_PKI: join(dir, 'pki'), EASYRSA_BATCH: '1', EASYRSA_CRL_DAYS: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      EASYRSA_PKI: join(dir, 'pki'),
+      EASYRSA_BATCH: '1',
+      EASYRSA_CRL_DAYS: '1',
+    };
     delete env.EASYRSA_REQ_CN;
     const g = spawnSync(EASYRSA, ['gen-crl'], { env, cwd: dir, encoding: 'utf8', timeout: 60_000 });
     expect(g.status).toBe(0);
