@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { CommandRunner } from '../src/common/command-runner';
+import { OpsEvent, OpsEvents } from '../src/common/ops-events';
 import { DockerVpnRunner } from '../src/ops/vpn/docker-vpn.runner';
 import { VpnConfig } from '../src/ops/vpn/vpn.config';
 import { VpnService } from '../src/ops/vpn/vpn.service';
@@ -165,6 +166,27 @@ describe.each(databaseVariants())(
       const audit = await as(http().get('/admin/vpn/audit')).expect(200);
       expect(audit.body[0]).toMatchObject({ action: 'create', clientName: 'bob', outcome: 'failed' });
       mode('ok');
+      take();
+    });
+
+    it('a CRL still close to its next update after regeneration raises vpn.crl_expiring and /health degraded', async () => {
+      writeFileSync(join(dir, 'crl-soon'), '');
+      const events: OpsEvent[] = [];
+      const unsubscribe = t.app.get(OpsEvents).subscribe((e) => void events.push(e));
+      const out = await t.app.get(VpnService).maintainCrl();
+      expect(out.regenerated).toBe(true);
+      expect(out.nextUpdate!.getTime() - Date.now()).toBeLessThan(3 * 86_400_000);
+      expect(events).toEqual([
+        expect.objectContaining({
+          event: 'vpn.crl_expiring',
+          severity: 'warning',
+          dedupeKey: 'vpn.crl_expiring',
+        }),
+      ]);
+      const health = await http().get('/health').expect(200);
+      expect(JSON.stringify(health.body)).toMatch(/"vpn":\{"status":"degraded"/);
+      unsubscribe();
+      rmSync(join(dir, 'crl-soon'));
       take();
     });
 
