@@ -9,7 +9,7 @@ export class VpnEnv {
   @IsString()
   DOCKER_BIN: string = 'docker';
 
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$|^\/[^\0]+$/, {
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$|^\/[A-Za-z0-9_./-]+$/, {
     message: 'OVPN_DATA must be a docker volume name or an absolute path',
   })
   OVPN_DATA: string = 'ovpn-data-volume';
