@@ -11,6 +11,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { CertsModule } from './ops/certs/certs.module';
+import { VpnModule } from './ops/vpn/vpn.module';
 
 /** Process-wide providers: the validated configuration, the command runner, the ops event bus. */
 @Global()
@@ -53,6 +54,7 @@ export class AppModule {
         ChatModule,
         CertsModule,
         AlertsModule,
+        VpnModule,
       ],
     };
   }

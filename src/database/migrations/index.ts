@@ -1,5 +1,6 @@
 import { CreateAuthTables1764000001000 } from './1764000001000-CreateAuthTables';
 import { CreateCertRuns1764000002000 } from './1764000002000-CreateCertRuns';
+import { CreateVpnTables1764000003000 } from './1764000003000-CreateVpnTables';
 import { CreateChatMessages1764000004000 } from './1764000004000-CreateChatMessages';
 import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
 
@@ -7,6 +8,7 @@ import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
 export const migrations = [
   CreateAuthTables1764000001000,
   CreateCertRuns1764000002000,
+  CreateVpnTables1764000003000,
   CreateChatMessages1764000004000,
   CreateAlerts1764000005000,
 ];

@@ -1,0 +1,51 @@
+import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+
+const bigintAsNumber = {
+  to: (v: number | null) => v,
+  from: (v: string | number | null) => (v === null ? null : Number(v)),
+};
+
+/** Who did what to which VPN client, when, and how it went. */
+@Entity('vpn_audit')
+export class VpnAudit {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  /** Epoch milliseconds. */
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  at!: number;
+
+  @Column({ type: 'varchar', length: 150 })
+  actor!: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  action!: string;
+
+  @Column({ name: 'client_name', type: 'varchar', length: 64, nullable: true })
+  clientName!: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  outcome!: 'ok' | 'failed';
+
+  @Column({ type: 'text', default: '' })
+  detail!: string;
+}
+
+/** Metadata the PKI does not keep: who created/revoked a client and when (epoch ms). */
+@Entity('vpn_client')
+export class VpnClientMeta {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  name!: string;
+
+  @Column({ name: 'created_by', type: 'varchar', length: 150, nullable: true })
+  createdBy!: string | null;
+
+  @Column({ name: 'created_at', type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  createdAt!: number | null;
+
+  @Column({ name: 'revoked_by', type: 'varchar', length: 150, nullable: true })
+  revokedBy!: string | null;
+
+  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  revokedAt!: number | null;
+}

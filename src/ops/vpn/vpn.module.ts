@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../../auth/auth.module';
+import { CommandRunner } from '../../common/command-runner';
+import { AppConfig } from '../../config/app.config';
+import { DockerVpnRunner } from './docker-vpn.runner';
+import { LocalVpnRunner } from './local-vpn.runner';
+import { VpnAudit, VpnClientMeta } from './vpn-audit.entity';
+import { VpnCrlJob } from './vpn-crl.job';
+import { VpnRunner } from './vpn-runner';
+import { VpnConfig } from './vpn.config';
+import { VpnController } from './vpn.controller';
+import { VpnService } from './vpn.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([VpnAudit, VpnClientMeta]), AuthModule],
+  controllers: [VpnController],
+  providers: [
+    {
+      provide: VpnConfig,
+      useFactory: (app: AppConfig) => new VpnConfig(process.env, app.dataDir),
+      inject: [AppConfig],
+    },
+    {
+      provide: VpnRunner,
+      useFactory: (config: VpnConfig, commands: CommandRunner) =>
+        config.runner === 'local'
+          ? new LocalVpnRunner(config, commands)
+          : new DockerVpnRunner(config, commands),
+      inject: [VpnConfig, CommandRunner],
+    },
+    VpnService,
+    VpnCrlJob,
+  ],
+  exports: [VpnService, VpnCrlJob, VpnRunner, VpnConfig],
+})
+export class VpnModule {}
