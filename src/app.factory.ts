@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { ChatWsAdapter } from './chat/chat-ws.adapter';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import { setupOpenApi } from './common/openapi';
 import { AppConfig } from './config/app.config';
 
 export function createLogger(config: AppConfig): ConsoleLogger {
@@ -39,6 +40,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     }),
   );
   app.useWebSocketAdapter(new ChatWsAdapter(app));
+  setupOpenApi(app);
   app.enableShutdownHooks();
   return app;
 }

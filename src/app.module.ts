@@ -8,6 +8,7 @@ import { OpsEvents } from './common/ops-events';
 import { AppConfig } from './config/app.config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 /** Process-wide providers: the validated configuration, the command runner, the ops event bus. */
 @Global()
@@ -43,6 +44,7 @@ export class AppModule {
         ...(options.schedule === false ? [] : [ScheduleModule.forRoot()]),
         DatabaseModule,
         HealthModule,
+        MetricsModule,
         AuthModule,
         ChatModule,
       ],

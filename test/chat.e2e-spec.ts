@@ -18,7 +18,7 @@ interface V1Message {
   ts: string;
 }
 
-describe.each(databaseVariants())('chat over WebSocket on $name', (variant) => {
+describe.each(databaseVariants({ redis: true }))('chat over WebSocket on $name', (variant) => {
   let t: TestApp;
   let teardownDb: () => Promise<void>;
   let wsBase: string;

@@ -1,4 +1,13 @@
 import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
+import { AdminUserDoc, UserListDoc } from './users.api';
+import {
   BadRequestException,
   Body,
   Controller,
@@ -21,17 +30,25 @@ import { toAdminView, UsersService } from './users.service';
 
 const idPipe = new ParseIntPipe({ exceptionFactory: () => new BadRequestException('id must be an integer') });
 
+@ApiTags('admin: users')
+@ApiErrors(...STAFF_ERRORS)
 @Controller('admin/users')
 @UseGuards(StaffGuard)
 export class AdminUsersController {
   constructor(private readonly users: UsersService) {}
 
   @Get()
+  @ApiOperation({ summary: 'Lists users (search, paging, ordering)' })
+  @ApiOkResponse({ type: UserListDoc })
+  @ApiErrors(400)
   list(@Query() query: ListUsersQuery): Promise<{ count: number; results: AdminUserView[] }> {
     return this.users.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One user' })
+  @ApiOkResponse({ type: AdminUserDoc })
+  @ApiErrors(400, 404)
   async get(@Param('id', idPipe) id: number): Promise<AdminUserView> {
     const user = await this.users.findById(id);
     if (!user) throw new NotFoundException(`No user with id ${id}`);
@@ -39,16 +56,25 @@ export class AdminUsersController {
   }
 
   @Post()
+  @ApiOperation({ summary: 'Creates a user (no password → unusable password)' })
+  @ApiCreatedResponse({ type: AdminUserDoc })
+  @ApiErrors(400, 409)
   async create(@Body() dto: CreateUserDto): Promise<AdminUserView> {
     return toAdminView(await this.users.create(dto));
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Changes names, email, flags or password' })
+  @ApiOkResponse({ type: AdminUserDoc })
+  @ApiErrors(400, 404, 409)
   async update(@Param('id', idPipe) id: number, @Body() dto: UpdateUserDto): Promise<AdminUserView> {
     return toAdminView(await this.users.update(id, dto));
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Deletes a user and their sessions' })
+  @ApiNoContentResponse()
+  @ApiErrors(400, 404)
   @HttpCode(204)
   async remove(@Param('id', idPipe) id: number, @CurrentUser() me: User): Promise<void> {
     if (id === me.id) throw new BadRequestException('You cannot delete your own account');

@@ -1,3 +1,7 @@
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/openapi';
+import { CsrfDoc, PublicUserDoc } from './users.api';
+import { LoginDto } from './users.dto';
 import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
@@ -10,6 +14,7 @@ import { SessionStore } from './session.store';
 import { PublicUser, toPublicUser, User } from './user.entity';
 import { UsersService } from './users.service';
 
+@ApiTags('auth')
 @Controller('auth')
 export class AuthController {
   constructor(
@@ -20,6 +25,8 @@ export class AuthController {
 
   /** Hands out a CSRF token (and sets the csrftoken cookie if the client has none). */
   @Get('csrf')
+  @ApiOperation({ summary: 'Sets the csrftoken cookie and returns the token for the X-CSRFToken header' })
+  @ApiOkResponse({ type: CsrfDoc })
   csrf(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): { csrfToken: string } {
     const existing = req.cookies[CSRF_COOKIE];
     const token = existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing) ? existing : newCsrfToken();
@@ -28,6 +35,10 @@ export class AuthController {
   }
 
   @Post('login')
+  @ApiOperation({ summary: 'Logs in: sets a fresh sessionid cookie (and rotates the CSRF token)' })
+  @ApiBody({ type: LoginDto })
+  @ApiOkResponse({ type: PublicUserDoc })
+  @ApiErrors(400, 401, 403, 429)
   @HttpCode(200)
   @UseGuards(LoginBodyGuard, AuthGuard('local'))
   async login(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<PublicUser> {
@@ -48,6 +59,9 @@ export class AuthController {
   }
 
   @Post('logout')
+  @ApiOperation({ summary: 'Deletes the session' })
+  @ApiNoContentResponse()
+  @ApiErrors(403)
   @HttpCode(204)
   async logout(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
     if (req.sessionKey) await this.sessions.delete(req.sessionKey);
@@ -55,6 +69,9 @@ export class AuthController {
   }
 
   @Get('me')
+  @ApiOperation({ summary: 'The logged-in user' })
+  @ApiOkResponse({ type: PublicUserDoc })
+  @ApiErrors(401)
   @UseGuards(AuthenticatedGuard)
   me(@Req() req: LiveRequest): PublicUser {
     return toPublicUser(req.currentUser as User);

@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-local';
+import { MetricsService } from '../metrics/metrics.service';
 import type { LiveRequest } from './auth.types';
 import { LoginThrottle } from './login-throttle';
 import { User } from './user.entity';
@@ -17,6 +18,7 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
   constructor(
     private readonly users: UsersService,
     private readonly throttle: LoginThrottle,
+    private readonly metrics: MetricsService,
   ) {
     super({ passReqToCallback: true });
   }
@@ -25,6 +27,7 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     const address = req.ip ?? 'unknown';
     const verdict = this.throttle.check(username, address);
     if (!verdict.allowed) {
+      this.metrics.logins.inc({ outcome: 'throttled' });
       this.logger.warn(
         JSON.stringify({
           event: 'login_throttled',
@@ -41,10 +44,12 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     }
     const user = await this.users.authenticate(username, password);
     if (!user) {
+      this.metrics.logins.inc({ outcome: 'failure' });
       this.throttle.recordFailure(username, address);
       this.logger.log(JSON.stringify({ event: 'login_failed', username, address }));
       throw new UnauthorizedException(INVALID_LOGIN);
     }
+    this.metrics.logins.inc({ outcome: 'success' });
     this.throttle.recordSuccess(username);
     return user;
   }

@@ -16,8 +16,12 @@ export class SessionPurgeJob {
   @Cron(CronExpression.EVERY_HOUR, { name: 'session-purge' })
   async run(): Promise<number | null> {
     try {
-      const outcome = await this.lock.runExclusive('session-purge', 10 * 60_000, () =>
-        this.sessions.purgeExpired(),
+      const outcome = await this.lock.runExclusive(
+        'session-purge',
+        10 * 60_000,
+        () => this.sessions.purgeExpired(),
+        // Hourly: the other instances' ticks for the same hour find the lease still held.
+        { holdMs: 30 * 60_000 },
       );
       if (outcome.ran) this.logger.log(JSON.stringify({ event: 'sessions_purged', count: outcome.result }));
       return outcome.ran ? outcome.result : null;

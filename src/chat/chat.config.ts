@@ -55,6 +55,11 @@ export class ChatEnv {
   @IsString()
   @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'REDIS_PREFIX must be 1-64 of A-Za-z0-9:_.-' })
   REDIS_PREFIX: string = 'live';
+
+  /** A crashed instance's presence entries vanish within this time (each instance refreshes every third of it). */
+  @IsInt()
+  @Min(1000, { message: 'REDIS_PRESENCE_TTL_MS must be an integer ≥ 1000' })
+  REDIS_PRESENCE_TTL_MS: number = 30_000;
 }
 
 export class ChatConfig {
@@ -72,6 +77,7 @@ export class ChatConfig {
   readonly historyFlushMs: number;
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string;
+  readonly redisPresenceTtlMs: number;
 
   constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>) {
     const e = validateEnv(ChatEnv, env);
@@ -88,5 +94,6 @@ export class ChatConfig {
     this.historyFlushMs = e.CHAT_HISTORY_FLUSH_MS;
     this.redisUrl = e.REDIS_URL;
     this.redisPrefix = e.REDIS_PREFIX;
+    this.redisPresenceTtlMs = e.REDIS_PRESENCE_TTL_MS;
   }
 }

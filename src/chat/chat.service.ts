@@ -14,8 +14,11 @@ import {
   welcomeText,
 } from './chat.protocol';
 import { HistoryService } from './history.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { InstanceSlot } from './instance-slot';
 import { MessageIdGenerator } from './message-id';
 import { PresenceTracker, presenceNames } from './presence';
+import { preframeText, sendPreframed } from './raw-frame';
 
 /** What the upgrade handler learned about a socket before accepting it. */
 export interface ChatJoin {
@@ -29,6 +32,8 @@ export interface ChatJoin {
 }
 
 const PRESENCE_DEBOUNCE_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The rooms of this instance: local membership, the broadcast fan-out, floods and slow consumers.
@@ -48,10 +53,17 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     private readonly layer: ChannelLayer,
     private readonly presence: PresenceTracker,
     private readonly history: HistoryService,
+    private readonly slot: InstanceSlot,
+    private readonly metrics: MetricsService,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    await this.slot.acquire((slot) => this.ids.setSlot(slot));
     this.layer.setListener((group, event) => this.onGroupEvent(group, event));
+    // Members of a dead instance vanished without a leave: tell this instance's rooms.
+    this.presence.onStale(() => {
+      for (const room of this.rooms.keys()) this.schedulePresence(room);
+    });
     this.pingTimer = setInterval(() => this.pingAll(), this.config.pingIntervalMs);
     this.pingTimer.unref();
   }
@@ -107,7 +119,10 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     }
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(client, data, isBinary));
     ws.on('pong', () => (client.alive = true));
-    ws.on('close', () => this.disconnect(client));
+    ws.on('close', (code: number) => {
+      this.metrics.chatSocketsClosed.inc({ code: String(code), reason: closeReasonLabel(code) });
+      this.disconnect(client);
+    });
     this.presence
       .join(join.room, client.id, join.name)
       .then(() => this.announcePresence(join.room))
@@ -120,6 +135,9 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       let messages: ChatMessage[];
       let truncated = false;
       if (since !== null) {
+        // Another instance may still hold some of the missed messages in its write batch (they were
+        // published before this socket subscribed): give its flush time to land before reading.
+        if (this.config.redisUrl) await sleep(this.config.historyFlushMs * 2 + 150);
         ({ messages, truncated } = await this.history.after(client.room, since, this.config.historyMax));
       } else {
         messages = await this.history.recent(client.room, count);
@@ -177,6 +195,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       }
       text = parsed.text;
     }
+    this.metrics.chatMessagesReceived.inc();
     this.post(client.room, client.userId, client.name, text);
   }
 
@@ -207,16 +226,26 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   broadcast(room: string, message: ChatMessage): void {
     const members = this.rooms.get(room);
     if (!members) return;
+    const started = process.hrtime.bigint();
     let plain: Buffer | undefined;
+    let plainFrame: Buffer | null = null;
     let json: Buffer | undefined;
+    let jsonFrame: Buffer | null = null;
     for (const client of members) {
       if (!client.ready) {
         client.pending.push(message);
         continue;
       }
-      if (client.v1) this.write(client, (json ??= Buffer.from(encodeV1(messageFrame(message)))));
-      else this.write(client, (plain ??= Buffer.from(plainMessage(message))));
+      if (client.v1) {
+        if (!json) jsonFrame = preframeText((json = Buffer.from(encodeV1(messageFrame(message)))));
+        this.write(client, json, jsonFrame);
+      } else {
+        if (!plain) plainFrame = preframeText((plain = Buffer.from(plainMessage(message))));
+        this.write(client, plain, plainFrame);
+      }
     }
+    this.metrics.chatMessagesDelivered.inc(members.size);
+    this.metrics.chatBroadcastSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   private sendMessageTo(client: ChatClient, message: ChatMessage): void {
@@ -228,7 +257,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Writes a text frame unless the socket is closed or too far behind (then it is closed: 1013). */
-  private write(client: ChatClient, bytes: Buffer): void {
+  private write(client: ChatClient, bytes: Buffer, framed: Buffer | null = null): void {
     const ws = client.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.config.maxBufferedBytes) {
@@ -244,7 +273,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       setTimeout(() => ws.terminate(), 2000).unref();
       return;
     }
-    ws.send(bytes, { binary: false });
+    sendPreframed(ws, framed, bytes);
   }
 
   private disconnect(client: ChatClient): void {
@@ -317,6 +346,22 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   private logError(event: string, room: string, err: Error): void {
     this.logger.error(JSON.stringify({ event, room, error: err.message }));
   }
+}
+
+/** The metrics label of a close code: why live (or the peer) closed the socket. */
+export function closeReasonLabel(code: number): string {
+  const byCode: Record<number, string> = {
+    1000: 'normal',
+    1001: 'going_away',
+    1003: 'bad_frame_binary',
+    1005: 'no_status',
+    1006: 'abnormal',
+    1007: 'bad_frame_utf8',
+    1008: 'flood',
+    1009: 'bad_frame_too_big',
+    1013: 'slow_consumer',
+  };
+  return byCode[code] ?? 'other';
 }
 
 /** A live.v1 client frame: `{"type":"message","text":"…"}`. Returns the text, or why it is refused. */

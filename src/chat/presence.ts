@@ -6,6 +6,10 @@ export abstract class PresenceTracker {
   abstract members(room: string): Promise<string[]>;
   /** Rooms with at least one connection, and how many. */
   abstract rooms(): Promise<{ room: string; members: number }[]>;
+  /** Called when members may have vanished without a leave (another instance died). */
+  onStale(listener: () => void): void {
+    void listener;
+  }
   async close(): Promise<void> {}
 }
 
@@ -31,6 +35,15 @@ export class InMemoryPresence extends PresenceTracker {
 
   async rooms(): Promise<{ room: string; members: number }[]> {
     return [...this.byRoom].map(([room, m]) => ({ room, members: m.size }));
+  }
+
+  async connections(room: string): Promise<string[]> {
+    return [...(this.byRoom.get(room)?.keys() ?? [])];
+  }
+
+  /** connection id → name, for pushing this instance's members elsewhere. */
+  async entries(room: string): Promise<[string, string][]> {
+    return [...(this.byRoom.get(room) ?? [])];
   }
 }
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
+import { cronPeriodMs } from '../common/cron.util';
 import { JobLockService } from '../database/job-lock.service';
 import { ChatConfig } from './chat.config';
 import { HistoryService } from './history.service';
@@ -9,6 +10,7 @@ import { HistoryService } from './history.service';
 @Injectable()
 export class RetentionJob implements OnApplicationBootstrap {
   private readonly logger = new Logger('ChatRetention');
+  private holdMs = 0;
 
   constructor(
     private readonly config: ChatConfig,
@@ -24,13 +26,17 @@ export class RetentionJob implements OnApplicationBootstrap {
       onTick: () => void this.run(),
       start: true,
     });
+    this.holdMs = Math.floor(cronPeriodMs(job) / 2);
     this.scheduler.addCronJob('chat-retention', job);
   }
 
   async run(): Promise<number | null> {
     try {
-      const outcome = await this.lock.runExclusive('chat-retention', 30 * 60_000, () =>
-        this.history.enforceRetention(),
+      const outcome = await this.lock.runExclusive(
+        'chat-retention',
+        30 * 60_000,
+        () => this.history.enforceRetention(),
+        { holdMs: this.holdMs },
       );
       if (outcome.ran && outcome.result > 0)
         this.logger.log(JSON.stringify({ event: 'history_pruned', deleted: outcome.result }));

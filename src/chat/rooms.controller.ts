@@ -1,3 +1,5 @@
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/openapi';
 import { BadRequestException, Controller, Get, Param, Query } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
@@ -9,12 +11,14 @@ const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
 
 export class MessagesQuery {
+  @ApiPropertyOptional({ type: Number })
   @IsOptional()
   @Transform(toInt)
   @IsInt({ message: 'before must be a message id (a non-negative integer)' })
   @Min(0, { message: 'before must be a message id (a non-negative integer)' })
   before?: number;
 
+  @ApiPropertyOptional({ type: Number })
   @IsOptional()
   @Transform(toInt)
   @IsInt({ message: 'limit must be an integer from 1 to 500' })
@@ -23,6 +27,27 @@ export class MessagesQuery {
   limit?: number;
 }
 
+class RoomDoc {
+  @ApiProperty() room!: string;
+  @ApiProperty({ description: 'open sockets in the room (cluster-wide in cluster mode)' }) members!: number;
+}
+
+class ChatMessageDoc {
+  @ApiProperty({ description: 'time-ordered id; use it for ?before= and the WebSocket ?since=' }) id!: number;
+  @ApiProperty() room!: string;
+  @ApiProperty({ type: Number, nullable: true, description: 'user id, null for anonymous' }) user!:
+    number | null;
+  @ApiProperty() name!: string;
+  @ApiProperty() text!: string;
+  @ApiProperty({ format: 'date-time' }) ts!: string;
+}
+
+class MessagePageDoc {
+  @ApiProperty({ type: [ChatMessageDoc], description: 'oldest first' }) messages!: ChatMessageDoc[];
+  @ApiProperty({ description: 'older messages exist: ask again with before=<first id>' }) hasMore!: boolean;
+}
+
+@ApiTags('chat')
 @Controller('chat/rooms')
 export class RoomsController {
   constructor(
@@ -32,12 +57,17 @@ export class RoomsController {
 
   /** Active rooms (at least one open socket) with their member counts, busiest first. */
   @Get()
+  @ApiOperation({ summary: 'Active rooms with their member counts, busiest first' })
+  @ApiOkResponse({ type: [RoomDoc] })
   async rooms(): Promise<{ room: string; members: number }[]> {
     const rooms = await this.presence.rooms();
     return rooms.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room));
   }
 
   @Get(':room/messages')
+  @ApiOperation({ summary: 'A page of a room’s history (before=<id>, limit ≤ 500)' })
+  @ApiOkResponse({ type: MessagePageDoc })
+  @ApiErrors(400)
   async messages(
     @Param('room') room: string,
     @Query() query: MessagesQuery,

@@ -1,3 +1,4 @@
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, Res } from '@nestjs/common';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
@@ -25,6 +26,7 @@ async function settle(check: () => Promise<ComponentHealth>, timeoutMs: number):
   }
 }
 
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -34,6 +36,11 @@ export class HealthController {
   ) {}
 
   @Get()
+  @ApiOperation({
+    summary: 'Component health: 200 ok/degraded, 503 when a critical component (the database) is down',
+  })
+  @ApiResponse({ status: 200, description: '{status: ok|degraded, components: {name: {status, detail?}}}' })
+  @ApiResponse({ status: 503, description: '{status: error, components}' })
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthReport> {
     const components: Record<string, ComponentHealth> = {};
     let critical = false;

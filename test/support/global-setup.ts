@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { Client } from 'pg';
 
 /**
@@ -20,5 +21,27 @@ export default async function globalSetup(): Promise<void> {
     );
   } finally {
     await client.end().catch(() => undefined);
+  }
+
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    process.env.LIVE_TEST_REDIS = '1';
+  } catch (err) {
+    if (process.env.CI === 'true')
+      throw new Error(`CI needs Redis at ${redisUrl}: ${(err as Error).message}`);
+    process.env.LIVE_TEST_REDIS = '0';
+    console.warn(
+      `\n[live tests] Redis not reachable (${(err as Error).message}): cluster suites will be skipped.`,
+    );
+  } finally {
+    redis.disconnect();
   }
 }

@@ -1,0 +1,54 @@
+import { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { preframeText, sendPreframed } from './raw-frame';
+
+describe('pre-framed text frames', () => {
+  let server: WebSocketServer;
+  let serverSide: WebSocket;
+  let client: WebSocket;
+  const received: string[] = [];
+
+  beforeAll(async () => {
+    server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    const connected = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
+    await new Promise((resolve) => server.once('listening', resolve));
+    client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    client.on('message', (data: Buffer, isBinary: boolean) => {
+      expect(isBinary).toBe(false);
+      received.push(data.toString('utf8'));
+    });
+    serverSide = await connected;
+  });
+
+  afterAll(async () => {
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('arrive as the same text frames ws would send, for every payload length class', async () => {
+    // 7-bit, 16-bit and 64-bit length headers, and multi-byte UTF-8.
+    const texts = ['', 'héllo ☃', 'x'.repeat(125), 'y'.repeat(126), 'z'.repeat(70_000)];
+    for (const text of texts) {
+      const payload = Buffer.from(text);
+      const framed = preframeText(payload);
+      expect(framed).not.toBeNull();
+      expect(framed!.length).toBeGreaterThan(payload.length);
+      sendPreframed(serverSide, framed, payload);
+    }
+    // Interleaved with ordinary sends, order is kept.
+    serverSide.send('ordinary');
+    sendPreframed(serverSide, preframeText(Buffer.from('after')), Buffer.from('after'));
+    await new Promise<void>((resolve) => {
+      const check = () => (received.length >= texts.length + 2 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(received).toEqual([...texts, 'ordinary', 'after']);
+  });
+
+  it('falls back to an ordinary send when given no frame', async () => {
+    const before = received.length;
+    sendPreframed(serverSide, null, Buffer.from('fallback'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received.slice(before)).toEqual(['fallback']);
+  });
+});

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { InMemoryPresence, PresenceTracker } from '../presence';
+import { closeRedis, openRedis } from './redis-connection';
+
+/**
+ * Cluster-wide presence. Each room is a Redis hash `<prefix>:presence:<room>` of
+ * `<instance>/<connection>` → name; each instance keeps a heartbeat (a deadline in the sorted set
+ * `<prefix>:instances`) that it refreshes every third of REDIS_PRESENCE_TTL_MS. Entries of an
+ * instance whose deadline passed (it crashed) are ignored by readers and removed lazily, so they
+ * vanish within one TTL. A local copy answers while Redis is down and is pushed back when it returns.
+ */
+export class RedisPresence extends PresenceTracker {
+  private readonly logger = new Logger('RedisPresence');
+  private readonly redis: Redis;
+  private readonly local = new InMemoryPresence();
+  private readonly base = randomUUID().slice(0, 12);
+  private epoch = 0;
+  private instanceId = `${this.base}.0`;
+  private liveInstances = new Set<string>();
+  private liveCheckedAt = 0;
+  private heartbeat: NodeJS.Timeout;
+  private staleListener: () => void = () => undefined;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+  ) {
+    super();
+    this.redis = openRedis(url, 'presence', () => void this.onReady());
+    this.heartbeat = setInterval(() => void this.beat(), Math.max(200, Math.floor(ttlMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  private get instancesKey(): string {
+    return `${this.prefix}:instances`;
+  }
+  private get roomsKey(): string {
+    return `${this.prefix}:presence-rooms`;
+  }
+  private roomKey(room: string): string {
+    return `${this.prefix}:presence:${room}`;
+  }
+  private get up(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  override onStale(listener: () => void): void {
+    this.staleListener = listener;
+  }
+
+  async join(room: string, connectionId: string, name: string): Promise<void> {
+    await this.local.join(room, connectionId, name);
+    if (!this.up) return;
+    await this.redis
+      .multi()
+      .hset(this.roomKey(room), `${this.instanceId}/${connectionId}`, name)
+      .sadd(this.roomsKey, room)
+      .exec();
+  }
+
+  async leave(room: string, connectionId: string): Promise<void> {
+    await this.local.leave(room, connectionId);
+    if (!this.up) return;
+    await this.redis.hdel(this.roomKey(room), `${this.instanceId}/${connectionId}`);
+  }
+
+  async members(room: string): Promise<string[]> {
+    if (!this.up) return this.local.members(room);
+    const [entries, live] = await Promise.all([this.redis.hgetall(this.roomKey(room)), this.live()]);
+    return await this.liveNames(room, entries, live);
+  }
+
+  async rooms(): Promise<{ room: string; members: number }[]> {
+    if (!this.up) return this.local.rooms();
+    const [rooms, live] = await Promise.all([this.redis.smembers(this.roomsKey), this.live()]);
+    if (rooms.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const room of rooms) pipeline.hgetall(this.roomKey(room));
+    const results = (await pipeline.exec()) ?? [];
+    const out: { room: string; members: number }[] = [];
+    for (const [i, room] of rooms.entries()) {
+      const entries = (results[i]?.[1] ?? {}) as Record<string, string>;
+      const names = await this.liveNames(room, entries, live);
+      if (names.length > 0) out.push({ room, members: names.length });
+      else if (Object.keys(entries).length === 0)
+        void this.redis.srem(this.roomsKey, room).catch(() => undefined);
+    }
+    return out;
+  }
+
+  override async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    if (this.up) {
+      // A clean stop removes this instance's entries at once instead of waiting for the TTL.
+      const pipeline = this.redis.pipeline().zrem(this.instancesKey, this.instanceId);
+      for (const { room } of await this.local.rooms()) {
+        const fields = (await this.local.connections(room)).map((c) => `${this.instanceId}/${c}`);
+        if (fields.length > 0) pipeline.hdel(this.roomKey(room), ...fields);
+      }
+      await pipeline.exec().catch(() => undefined);
+    }
+    await closeRedis(this.redis);
+  }
+
+  /**
+   * Names of entries whose instance is alive. An entry of an instance this one has not seen yet
+   * gets a fresh look at the heartbeats first (it may have just started); entries whose instance
+   * is still unknown then are a dead instance's and are removed on the way.
+   */
+  private async liveNames(
+    room: string,
+    entries: Record<string, string>,
+    live: Set<string>,
+  ): Promise<string[]> {
+    const instanceOf = (field: string) => field.slice(0, field.indexOf('/'));
+    const known = (instance: string) => instance === this.instanceId || live.has(instance);
+    if (Object.keys(entries).some((field) => !known(instanceOf(field)))) {
+      await this.refreshLive();
+      live = this.liveInstances;
+    }
+    const names: string[] = [];
+    const dead: string[] = [];
+    for (const [field, name] of Object.entries(entries)) {
+      if (known(instanceOf(field))) names.push(name);
+      else dead.push(field);
+    }
+    if (dead.length > 0) void this.redis.hdel(this.roomKey(room), ...dead).catch(() => undefined);
+    return names;
+  }
+
+  private async live(): Promise<Set<string>> {
+    if (Date.now() - this.liveCheckedAt > Math.min(1000, this.ttlMs / 3)) await this.refreshLive();
+    return this.liveInstances;
+  }
+
+  private async refreshLive(): Promise<void> {
+    const now = Date.now();
+    const ids = await this.redis.zrangebyscore(this.instancesKey, now, '+inf');
+    const next = new Set(ids);
+    const someoneLeft = [...this.liveInstances].some((id) => !next.has(id));
+    this.liveInstances = next;
+    this.liveCheckedAt = now;
+    // An instance vanished (crash or stop): rooms here should hear the new member list.
+    if (someoneLeft) this.staleListener();
+  }
+
+  private async beat(): Promise<void> {
+    if (!this.up) return;
+    try {
+      const now = Date.now();
+      await this.redis
+        .multi()
+        .zadd(this.instancesKey, now + this.ttlMs, this.instanceId)
+        .zremrangebyscore(this.instancesKey, '-inf', now)
+        .exec();
+      await this.refreshLive();
+    } catch (err) {
+      this.logger.warn(JSON.stringify({ event: 'presence_heartbeat_failed', error: (err as Error).message }));
+    }
+  }
+
+  /**
+   * (Re)connected: start afresh under a new instance id (entries written before the outage may be
+   * stale) and push what this instance holds now.
+   */
+  private async onReady(): Promise<void> {
+    const previous = this.instanceId;
+    this.instanceId = `${this.base}.${++this.epoch}`;
+    try {
+      const now = Date.now();
+      const pipeline = this.redis
+        .multi()
+        .zrem(this.instancesKey, previous)
+        .zadd(this.instancesKey, now + this.ttlMs, this.instanceId);
+      for (const { room } of await this.local.rooms()) {
+        const members = await this.local.entries(room);
+        for (const [connectionId, name] of members)
+          pipeline.hset(this.roomKey(room), `${this.instanceId}/${connectionId}`, name);
+        pipeline.sadd(this.roomsKey, room);
+      }
+      await pipeline.exec();
+      await this.refreshLive();
+      this.staleListener();
+    } catch (err) {
+      this.logger.warn(JSON.stringify({ event: 'presence_restore_failed', error: (err as Error).message }));
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { applyDecorators, INestApplication } from '@nestjs/common';
+import { ApiProperty, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+
+/** Every error answer: `{statusCode, error, message}` (see HttpExceptionFilter). */
+export class ErrorBody {
+  @ApiProperty({ example: 400 })
+  statusCode!: number;
+  @ApiProperty({ example: 'Bad Request' })
+  error!: string;
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    example: 'username must be 1 to 150 letters, digits and @.+-_',
+  })
+  message!: string | string[];
+}
+
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'Invalid input; `message` says what is wrong',
+  401: 'Not logged in (no valid `sessionid` cookie)',
+  403: 'Logged in but not staff, or the CSRF token is missing or wrong',
+  404: 'No such resource',
+  409: 'Conflicts with the current state (already exists, already running)',
+  410: 'Gone (revoked)',
+  429: 'Too many attempts; see Retry-After',
+  503: 'A tool or service this needs is unavailable',
+};
+
+/** Documents the error answers an endpoint can give, all with the shared error body. */
+export function ApiErrors(...codes: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...codes.map((status) =>
+      ApiResponse({ status, description: ERROR_MEANINGS[status] ?? 'Error', type: ErrorBody }),
+    ),
+  );
+}
+
+/** Staff endpoints: cookie session + CSRF header, 401 anonymous, 403 non-staff. */
+export const STAFF_ERRORS = [401, 403] as const;
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('live')
+    .setDescription(
+      'Real-time room chat, Django-like users and auth, and admin ops (certificates, VPN). ' +
+        'Authenticate with POST /auth/login (sets the `sessionid` cookie); unsafe methods also need the ' +
+        '`X-CSRFToken` header equal to the `csrftoken` cookie (GET /auth/csrf hands one out). ' +
+        'Chat itself is a WebSocket at /chat/<room>/ (see the README).',
+    )
+    .setVersion('1')
+    .addCookieAuth('sessionid', { type: 'apiKey', in: 'cookie', name: 'sessionid' }, 'session')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-CSRFToken' }, 'csrf')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' }, 'metrics-token')
+    .addGlobalResponse({ status: 500, description: 'Never expected; reported as a bug', type: ErrorBody })
+    .build();
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [ErrorBody] });
+  document.security = [{ session: [], csrf: [] }];
+  return document;
+}
+
+/** The API description at /api/openapi.json and a browsable UI at /api/docs (assets served locally). */
+export function setupOpenApi(app: INestApplication): void {
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'api/openapi.json',
+    yamlDocumentUrl: 'api/openapi.yaml',
+    customSiteTitle: 'live API',
+  });
+}

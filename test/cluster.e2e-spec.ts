@@ -1,0 +1,181 @@
+import Redis from 'ioredis';
+import { createTestDatabase } from './support/app';
+import { LiveInstance, startInstance } from './support/instances';
+import { eventually, openWs, WsClient } from './support/ws';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const enabled = process.env.LIVE_TEST_PG === '1' && process.env.LIVE_TEST_REDIS === '1';
+if (!enabled) console.warn('[live tests] cluster suite skipped: needs PostgreSQL and Redis');
+const describeCluster = enabled ? describe : describe.skip;
+
+interface Collector {
+  client: WsClient;
+  frames: string[];
+}
+
+/** A plain (seed protocol) client that records every frame after the welcome. */
+async function collector(instance: LiveInstance, room: string): Promise<Collector> {
+  const client = await openWs(`${instance.wsUrl}/chat/${room}/`);
+  expect(await client.next()).toBe('Bienvenue Anonymous troll !');
+  const frames: string[] = [];
+  client.ws.on('message', (data: Buffer) => frames.push(data.toString('utf8')));
+  return { client, frames };
+}
+
+describeCluster('cluster: three live processes on PostgreSQL and Redis', () => {
+  let db: { url: string; drop(): Promise<void> };
+  let instances: LiveInstance[] = [];
+  const prefix = `live-test-${process.pid}-${Date.now().toString(36)}`;
+  const suiteStart = Date.now();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const env = {
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      REDIS_PRESENCE_TTL_MS: '3000',
+      CHAT_RATE: '10000',
+      CHAT_BURST: '10000',
+      // A job every 2 s, to see which instance runs each tick.
+      CHAT_RETENTION_CRON: '*/2 * * * * *',
+    };
+    // All three at once: migrations take turns under the advisory lock.
+    instances = await Promise.all(['a', 'b', 'c'].map((name) => startInstance(name, env)));
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    await db?.drop();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }, 30_000);
+
+  it('applied the migrations once and gave each instance its own message-id slot', () => {
+    const applied = instances.flatMap((i) => i.events().filter((e) => e.event === 'migration_applied'));
+    expect(applied.map((e) => e.name).sort()).toEqual(
+      [...new Set(applied.map((e) => e.name as string))].sort(),
+    );
+    const slots = instances.map((i) => i.events().find((e) => e.event === 'instance_slot_leased')?.slot);
+    expect(new Set(slots).size).toBe(3);
+  });
+
+  it('delivers every message to every client of the room on every instance, exactly once, in order per sender', async () => {
+    const room = 'cluster-room';
+    const receivers = await Promise.all(instances.flatMap((i) => [collector(i, room), collector(i, room)]));
+    const outsider = await collector(instances[1], 'other-room');
+    const senders = await Promise.all(instances.map((i) => openWs(`${i.wsUrl}/chat/${room}/`)));
+    await Promise.all(senders.map((s) => s.next()));
+    // Let every instance's subscription reach Redis before the traffic starts.
+    await new Promise((r) => setTimeout(r, 300));
+    const perSender = 100;
+    for (let n = 0; n < perSender; n++) senders.forEach((s, k) => s.send(`s${k}-${n}`));
+
+    const expected = senders.length * perSender;
+    const everyone = [...receivers, ...senders.map((client) => ({ client, frames: [] as string[] }))];
+    await eventually(() => receivers.every((r) => r.frames.length >= expected), 20_000);
+    await new Promise((r) => setTimeout(r, 300)); // anything extra (a duplicate) would arrive by now
+    for (const r of receivers) {
+      expect(r.frames).toHaveLength(expected);
+      for (let k = 0; k < senders.length; k++) {
+        const mine = r.frames.filter((f) => f.startsWith(`<Anonymous troll> s${k}-`));
+        expect(mine).toEqual(Array.from({ length: perSender }, (_, n) => `<Anonymous troll> s${k}-${n}`));
+      }
+    }
+    expect(outsider.frames).toEqual([]);
+    await Promise.all(everyone.map((r) => r.client.close()));
+    await outsider.client.close();
+  }, 40_000);
+
+  it('counts members cluster-wide and sends live.v1 presence with the names from every instance', async () => {
+    const room = 'presence-room';
+    const plain = await Promise.all(instances.map((i) => collector(i, room)));
+    const v1 = await openWs(`${instances[0].wsUrl}/chat/${room}/?history=0`, { protocols: ['live.v1'] });
+    await eventually(async () => {
+      const rooms = (await (await fetch(`${instances[2].baseUrl}/chat/rooms`)).json()) as {
+        room: string;
+        members: number;
+      }[];
+      return rooms.find((r) => r.room === room)?.members === 4;
+    }, 5000);
+    // A join on another instance reaches the v1 client as a presence frame counting all four.
+    await eventually(async () => {
+      const frames = v1.buffered().map((f) => JSON.parse(f) as { type: string; count?: number });
+      return frames.some((f) => f.type === 'presence' && f.count === 4);
+    }, 5000);
+    await Promise.all(plain.map((p) => p.client.close()));
+    await eventually(async () => {
+      const frames = v1.buffered().map((f) => JSON.parse(f) as { type: string; count?: number });
+      return frames.some((f) => f.type === 'presence' && f.count === 1);
+    }, 5000);
+    await v1.close();
+  }, 20_000);
+
+  it('a client that reconnects to another instance with ?since= gets exactly what it missed', async () => {
+    const room = 'resume-room';
+    const v1Url = (i: LiveInstance, query: string) => `${i.wsUrl}/chat/${room}/?${query}`;
+    const first = await openWs(v1Url(instances[0], 'history=0'), { protocols: ['live.v1'] });
+    expect((await first.nextJson()).type).toBe('welcome');
+    const sender = await openWs(`${instances[1].wsUrl}/chat/${room}/`);
+    await sender.next();
+    await new Promise((r) => setTimeout(r, 200));
+    sender.send('before');
+    let lastSeen = 0;
+    const seen: string[] = [];
+    await eventually(() => {
+      for (const f of first.buffered()) {
+        seen.push(f);
+        const frame = JSON.parse(f) as { type: string; id?: number; text?: string };
+        if (frame.type === 'message' && frame.text === 'before') lastSeen = frame.id!;
+      }
+      return lastSeen > 0;
+    }, 5000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${seen.join(' | ')}`);
+    });
+    await first.close();
+    for (let n = 0; n < 5; n++) sender.send(`missed-${n}`);
+    const resumed = await openWs(v1Url(instances[2], `since=${lastSeen}`), { protocols: ['live.v1'] });
+    const texts: string[] = [];
+    await eventually(async () => {
+      for (const f of resumed.buffered()) {
+        const frame = JSON.parse(f) as {
+          type: string;
+          text?: string;
+          messages?: { text: string }[];
+        };
+        if (frame.type === 'history') texts.push(...frame.messages!.map((m) => m.text));
+        if (frame.type === 'message') texts.push(frame.text!);
+      }
+      return texts.length >= 5;
+    }, 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const f of resumed.buffered()) {
+      const frame = JSON.parse(f) as { type: string; text?: string };
+      if (frame.type === 'message') texts.push(frame.text!);
+    }
+    expect(texts).toEqual(['missed-0', 'missed-1', 'missed-2', 'missed-3', 'missed-4']);
+    await Promise.all([resumed.close(), sender.close()]);
+  }, 20_000);
+
+  it('runs a scheduled job on exactly one instance per tick', async () => {
+    // The suite has run for several seconds with a 2-second retention job on all three instances.
+    const waitUntil = suiteStart + 90_000;
+    await eventually(() => {
+      const starts = instances.flatMap((i) => i.events().filter((e) => e.event === 'job_started'));
+      return starts.length >= 3 || Date.now() > waitUntil;
+    }, 15_000);
+    const starts = instances
+      .flatMap((i) =>
+        i
+          .events()
+          .filter((e) => e.event === 'job_started' && e.job === 'chat-retention')
+          .map((e) => ({ instance: i.name, at: e.receivedAt as number })),
+      )
+      .sort((x, y) => x.at - y.at);
+    expect(starts.length).toBeGreaterThanOrEqual(3);
+    // Two instances running the same tick would log within milliseconds of each other.
+    for (let k = 1; k < starts.length; k++) expect(starts[k].at - starts[k - 1].at).toBeGreaterThan(900);
+  }, 20_000);
+});

@@ -1,0 +1,184 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+/** A real live process (src/main.ts through ts-node), as an operator would run several. */
+export interface LiveInstance {
+  name: string;
+  port: number;
+  baseUrl: string;
+  wsUrl: string;
+  process: ChildProcess;
+  /** Every line it printed so far (stdout and stderr). */
+  lines: string[];
+  /** The JSON events it logged (`{"event":…}` payloads of its log lines), with `receivedAt` (ms). */
+  events(): Record<string, unknown>[];
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, proc: ChildProcess, lines: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`instance exited (${proc.exitCode}):\n${lines.join('\n')}`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200 || res.status === 503) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`instance at ${url} did not start within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`);
+}
+
+function exited(proc: ChildProcess, timeoutMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      done();
+    }, timeoutMs);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
+
+/** Starts one live process on a free port with `env` on top of a clean test environment. */
+export async function startInstance(name: string, env: Record<string, string>): Promise<LiveInstance> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), `live-${name}-`));
+  const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NO_COLOR: '1',
+      TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
+      DATA_DIR: dataDir,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PASSWORD_ITERATIONS: '1000',
+      LOG_LEVEL: 'log',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const receivedAt: number[] = [];
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      lines.push(line);
+      receivedAt.push(Date.now());
+    }
+  };
+  proc.stdout?.on('data', collect);
+  proc.stderr?.on('data', collect);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHealth(baseUrl, proc, lines, 60_000);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
+  const cleanup = () => rmSync(dataDir, { recursive: true, force: true });
+  return {
+    name,
+    port,
+    baseUrl,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    process: proc,
+    lines,
+    events() {
+      const out: Record<string, unknown>[] = [];
+      for (const [i, line] of lines.entries()) {
+        const start = line.indexOf('{"event":');
+        if (start < 0) continue;
+        try {
+          out.push({
+            ...(JSON.parse(line.slice(start)) as Record<string, unknown>),
+            receivedAt: receivedAt[i],
+          });
+        } catch {
+          /* a line that merely mentions it */
+        }
+      }
+      return out;
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited(proc, 10_000);
+      cleanup();
+    },
+    async kill() {
+      proc.kill('SIGKILL');
+      await exited(proc, 5_000);
+      cleanup();
+    },
+  };
+}
+
+/** A private redis-server this suite can stop and start (fault tests). */
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function privateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  let proc: ChildProcess | null = null;
+  const bin = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+  const self: PrivateRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      proc = spawn(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      });
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        if (await portOpen(port)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`redis-server did not listen on ${port}`);
+    },
+    async stop() {
+      if (!proc) return;
+      proc.kill('SIGKILL');
+      await exited(proc, 5000);
+      proc = null;
+    },
+  };
+  await self.start();
+  return self;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
