@@ -455,7 +455,8 @@ async function main(): Promise<void> {
     }
   console.log('\n' + table(rows) + '\n');
   for (const l of ratioLines(rows)) console.log(l);
-  if (!values.url) {
+  if (values.quick) console.log('\n(quick sizes: the targets of the issue apply to full runs only)');
+  else if (!values.url) {
     console.log('');
     for (const c of checks(rows)) console.log(`${c.verdict.padEnd(4)}  ${c.target}: ${c.measured}`);
   }

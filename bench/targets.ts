@@ -252,6 +252,8 @@ export const liveRedis: Target = {
       await admin.end();
     }
     const dbUrl = `postgres://postgres@127.0.0.1:5432/${tag}`;
+    // Sessions must verify on both instances, as in a real cluster.
+    const secret = randomBytes(36).toString('base64url');
     const children: Child[] = [];
     const dirs: string[] = [];
     const cleanup = async () => {
@@ -267,7 +269,12 @@ export const liveRedis: Target = {
         const port = await freePort();
         const dataDir = mkdtempSync(join(tmpdir(), 'live-bench-'));
         dirs.push(dataDir);
-        const env = liveEnv(port, dataDir, o, { DATABASE_URL: dbUrl, REDIS_URL, REDIS_PREFIX: tag });
+        const env = liveEnv(port, dataDir, o, {
+          DATABASE_URL: dbUrl,
+          REDIS_URL,
+          REDIS_PREFIX: tag,
+          SECRET_KEY: secret,
+        });
         const child = launch(process.execPath, liveArgs(o, `live-redis-${i}`), env);
         children.push(child);
         await waitReady(child, port, `live-redis #${i}`);
