@@ -10,11 +10,20 @@ import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load';
 import { loginBurst } from './login-burst';
 import { SCENARIOS, type Scenario } from './scenarios';
-import { BENCH_USER, buildLive, ROOT, TARGETS, type RunningTarget, type Target } from './targets';
+import {
+  BENCH_USER,
+  buildLive,
+  EXTRA_TARGETS,
+  ROOT,
+  TARGETS,
+  type RunningTarget,
+  type Target,
+} from './targets';
 
 const USAGE = `usage: npm run bench -- [options]
   --scenario a,b,c,d,login   scenarios to run (default: all)
-  --targets live,live-redis-x2,baseline,django,django-redis   (default: all available)
+  --targets live,live-redis-x2,baseline,django,django-redis   (default: all available;
+                             also baseline-cork: raw ws with write coalescing, an experiment)
   --runs N                   runs per scenario and target; the table shows medians (default 3)
   --quick                    small sizes: a smoke test of the tool
   --url ws://host:port[,ws://host2:port]   load an already-running deployment instead of the targets
@@ -356,14 +365,13 @@ async function main(): Promise<void> {
     const names = values.targets
       ? values.targets.split(',').map((s) => s.trim())
       : TARGETS.map((t) => t.name);
-    const bad = names.filter((n) => !TARGETS.some((t) => t.name === n));
+    const known = [...TARGETS, ...EXTRA_TARGETS];
+    const bad = names.filter((n) => !known.some((t) => t.name === n));
     if (bad.length)
-      throw new Error(
-        `unknown target(s): ${bad.join(', ')}; known: ${TARGETS.map((t) => t.name).join(', ')}`,
-      );
+      throw new Error(`unknown target(s): ${bad.join(', ')}; known: ${known.map((t) => t.name).join(', ')}`);
     if (!values['no-build'] && names.some((n) => n.startsWith('live'))) buildLive();
     targets = [];
-    for (const t of TARGETS.filter((t) => names.includes(t.name))) {
+    for (const t of known.filter((t) => names.includes(t.name))) {
       const why = t.unavailable();
       if (why) {
         skipped.push(`${t.name}: ${why}`);

@@ -293,27 +293,37 @@ export const liveRedis: Target = {
   },
 };
 
-export const baseline: Target = {
-  name: 'baseline',
-  unavailable: () => null,
-  async start() {
-    const port = await freePort();
-    const env = { ...process.env };
-    delete env.NODE_OPTIONS;
-    const child = launch(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', 'bench/baseline-server.ts', String(port)],
-      env,
-    );
-    await waitReady(child, port, 'baseline');
-    return {
-      urls: [`ws://127.0.0.1:${port}`],
-      httpUrl: `http://127.0.0.1:${port}`,
-      pids: [child.proc.pid as number],
-      stop: () => stopChild(child),
-    };
-  },
-};
+function baselineTarget(cork: boolean): Target {
+  return {
+    name: cork ? 'baseline-cork' : 'baseline',
+    unavailable: () => null,
+    async start() {
+      const port = await freePort();
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS;
+      const child = launch(
+        process.execPath,
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          'bench/baseline-server.ts',
+          String(port),
+          ...(cork ? ['--cork'] : []),
+        ],
+        env,
+      );
+      await waitReady(child, port, 'baseline');
+      return {
+        urls: [`ws://127.0.0.1:${port}`],
+        httpUrl: `http://127.0.0.1:${port}`,
+        pids: [child.proc.pid as number],
+        stop: () => stopChild(child),
+      };
+    },
+  };
+}
+
+export const baseline = baselineTarget(false);
 
 function djangoUnavailable(layer: 'inmemory' | 'redis'): string | null {
   if (!existsSync(DJANGO_PEER)) return `${DJANGO_PEER} does not exist`;
@@ -350,6 +360,7 @@ function djangoTarget(layer: 'inmemory' | 'redis'): Target {
   };
 }
 
+/** The targets of a default run. */
 export const TARGETS: Target[] = [
   liveInMemory,
   liveRedis,
@@ -357,3 +368,5 @@ export const TARGETS: Target[] = [
   djangoTarget('inmemory'),
   djangoTarget('redis'),
 ];
+/** Named with --targets only: the raw ws server with write coalescing (the experiment behind a fix). */
+export const EXTRA_TARGETS: Target[] = [baselineTarget(true)];
