@@ -29,6 +29,7 @@ const USAGE = `usage: npm run bench -- [options]
   --url ws://host:port[,ws://host2:port]   load an already-running deployment instead of the targets
   --pid PID[,PID]            with --url: server processes to sample in /proc (RSS, CPU)
   --cpu-prof                 run live with node --cpu-prof (profiles in bench/profiles/)
+  --live-env KEY=VALUE[,KEY=VALUE]  extra environment for live (e.g. UV_THREADPOOL_SIZE=1)
   --out FILE                 also append the JSON lines to FILE
   --results FILE             write the Markdown report there (default bench/RESULTS.md for full runs
                              of the built-in targets; not written with --quick or --url unless given)
@@ -320,6 +321,7 @@ async function main(): Promise<void> {
       pid: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
+      'live-env': { type: 'string' },
       results: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -341,6 +343,12 @@ async function main(): Promise<void> {
     );
   const scenarios = SCENARIOS.filter((s) => wanted.includes(s.id));
 
+  const liveEnv: Record<string, string> = {};
+  for (const pair of values['live-env'] ? values['live-env'].split(',') : []) {
+    const m = /^([A-Z][A-Z0-9_]{0,63})=(.*)$/.exec(pair.trim());
+    if (!m) throw new Error(`--live-env ${pair}: expected KEY=VALUE`);
+    liveEnv[m[1]] = m[2];
+  }
   const skipped: string[] = [];
   let targets: Target[];
   if (values.url) {
@@ -399,7 +407,10 @@ async function main(): Promise<void> {
       .join(' '),
     'open-file limit (ulimit -n)': String(limit),
     'live env':
-      'CHAT_RATE=1000000 CHAT_BURST=1000000 (flood limit raised), history on (SQLite / PostgreSQL), LOG_LEVEL=warn',
+      'CHAT_RATE=1000000 CHAT_BURST=1000000 (flood limit raised), history on (SQLite / PostgreSQL), LOG_LEVEL=warn' +
+      Object.entries(liveEnv)
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join(''),
   };
   const records: RunRecord[] = [];
   for (let run = 1; run <= runs; run++) {
@@ -415,6 +426,7 @@ async function main(): Promise<void> {
             cpuProfDir: values['cpu-prof'] ? resolve(ROOT, 'bench/profiles', scenario.id) : undefined,
             passwordIterations: 1_000_000,
             withUser: !!scenario.logins,
+            liveEnv,
           });
           const logins = scenario.logins;
           const httpUrl = running.httpUrl;

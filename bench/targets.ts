@@ -40,6 +40,8 @@ export interface TargetOptions {
   passwordIterations?: number;
   /** Create BENCH_USER in live's database after start-up. */
   withUser?: boolean;
+  /** Extra environment for live instances (experiments such as UV_THREADPOOL_SIZE). */
+  liveEnv?: Record<string, string>;
 }
 
 export interface Target {
@@ -130,6 +132,7 @@ function liveEnv(
     LOG_LEVEL: 'warn',
     ...LIVE_BENCH_ENV,
     ...(o.passwordIterations ? { PASSWORD_ITERATIONS: String(o.passwordIterations) } : {}),
+    ...o.liveEnv,
     ...extra,
   };
 }
