@@ -33,7 +33,9 @@ const USAGE = `usage: npm run bench -- [options]
   --out FILE                 also append the JSON lines to FILE
   --results FILE             write the Markdown report there (default bench/RESULTS.md for full runs
                              of the built-in targets; not written with --quick or --url unless given)
-  --no-build                 use the existing dist/ build of live`;
+  --no-build                 use the existing dist/ build of live
+  --from FILE                no runs: rebuild the table and report from JSON lines saved with --out
+  --command TEXT             with --from: the command that produced them, for the report`;
 
 interface RunRecord {
   scenario: string;
@@ -59,8 +61,12 @@ interface Summary {
   lost: number;
   duplicated: number;
   misrouted: number;
+  /** Sockets the server closed during the runs (summed), e.g. 1001 when it shut down. */
+  closedByServer: number;
   rssPerConnectionKiB: number | null;
   serverCpuSeconds: number | null;
+  /** Server CPU time per delivered message, µs: less sensitive to a busy machine than deliveries/s. */
+  cpuUsPerDelivery: number | null;
   loginBurstSeconds?: number;
 }
 
@@ -97,8 +103,12 @@ function summarize(records: RunRecord[], scenario: string, target: string): Summ
     lost: sum((r) => r.lost),
     duplicated: sum((r) => r.duplicated),
     misrouted: sum((r) => r.misrouted),
+    closedByServer: sum((r) => Object.values(r.closedByServer).reduce((a, b) => a + b, 0)),
     rssPerConnectionKiB: ok.some((r) => r.server) ? med((r) => r.server?.rssPerConnectionKiB) : null,
     serverCpuSeconds: ok.some((r) => r.server) ? med((r) => r.server?.cpuSecondsMessages) : null,
+    cpuUsPerDelivery: ok.some((r) => r.server && r.delivered > 0)
+      ? med((r) => (r.server && r.delivered > 0 ? (r.server.cpuSecondsMessages * 1e6) / r.delivered : null))
+      : null,
     ...(Number.isFinite(burst) ? { loginBurstSeconds: burst } : {}),
   };
 }
@@ -124,8 +134,10 @@ function table(rows: Summary[]): string {
     'lost',
     'dup',
     'misr',
+    'closed',
     'KiB/conn',
     'srv CPU s',
+    'CPU µs/deliv',
   ];
   const body = rows.map((r) => [
     r.scenario,
@@ -142,8 +154,10 @@ function table(rows: Summary[]): string {
     fmt(r.lost),
     fmt(r.duplicated),
     fmt(r.misrouted),
+    fmt(r.closedByServer),
     fmt(r.rssPerConnectionKiB, 1),
     fmt(r.serverCpuSeconds, 2),
+    fmt(r.cpuUsPerDelivery, 1),
   ]);
   return [
     `| ${head.join(' | ')} |`,
@@ -223,6 +237,7 @@ function ratioLines(rows: Summary[]): string[] {
           : [
               `deliveries/s ${fmt(ratio(live.deliveriesPerSec, o.deliveriesPerSec), 2)}×`,
               `p99 ${fmt(ratio(live.p99, o.p99), 2)}×`,
+              `server CPU per delivery ${fmt(ratio(live.cpuUsPerDelivery ?? NaN, o.cpuUsPerDelivery ?? NaN), 2)}×`,
             ];
       if (live.rssPerConnectionKiB !== null && o.rssPerConnectionKiB !== null && s === 'c')
         parts.push(`RSS/socket ${fmt(live.rssPerConnectionKiB, 1)} vs ${fmt(o.rssPerConnectionKiB, 1)} KiB`);
@@ -283,7 +298,9 @@ function writeResults(
     'Deliveries/s = messages received by all clients / (last delivery − first send). Latency = receive time',
     '− send time embedded in each message, same process, monotonic clock. KiB/conn = server RSS after',
     'connecting minus RSS before, per socket. srv CPU s = server CPU seconds during the message phase.',
-    'Lost/dup/misr are summed over the runs; everything else is the median of the runs.',
+    'Lost/dup/misr/closed (sockets the server closed mid-run) are summed over the runs; everything',
+    'else is the median of the runs. CPU µs/deliv = server CPU time / deliveries: the figure least',
+    'disturbed by other work on the machine.',
     '',
     '## Medians',
     '',
@@ -324,6 +341,8 @@ async function main(): Promise<void> {
       'live-env': { type: 'string' },
       results: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      from: { type: 'string' },
+      command: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -377,7 +396,7 @@ async function main(): Promise<void> {
     const bad = names.filter((n) => !known.some((t) => t.name === n));
     if (bad.length)
       throw new Error(`unknown target(s): ${bad.join(', ')}; known: ${known.map((t) => t.name).join(', ')}`);
-    if (!values['no-build'] && names.some((n) => n.startsWith('live'))) buildLive();
+    if (!values['no-build'] && !values.from && names.some((n) => n.startsWith('live'))) buildLive();
     targets = [];
     for (const t of known.filter((t) => names.includes(t.name))) {
       const why = t.unavailable();
@@ -413,7 +432,14 @@ async function main(): Promise<void> {
         .join(''),
   };
   const records: RunRecord[] = [];
-  for (let run = 1; run <= runs; run++) {
+  if (values.from) {
+    for (const line of readFileSync(values.from, 'utf8').split('\n'))
+      if (line.trim()) records.push(JSON.parse(line) as RunRecord);
+    const seen = new Set(records.map((r) => r.target));
+    targets = [...TARGETS, ...EXTRA_TARGETS].filter((t) => seen.has(t.name));
+    facts.date += ` (report rebuilt from ${values.from}; load averages are those of the rebuild)`;
+  }
+  for (let run = 1; run <= (values.from ? 0 : runs); run++) {
     for (const scenario of scenarios) {
       const load = values.quick ? scenario.quick : scenario.full;
       for (const target of targets) {
@@ -484,7 +510,10 @@ async function main(): Promise<void> {
     values.results ?? (values.quick || values.url ? undefined : resolve(ROOT, 'bench/RESULTS.md'));
   if (resultsPath) {
     const args = process.argv.slice(2).join(' ');
-    writeResults(resultsPath, `npm run bench${args ? ` -- ${args}` : ''}`, facts, rows, scenarios, skipped);
+    const command = values.from
+      ? (values.command ?? '(not recorded)')
+      : `npm run bench${args ? ` -- ${args}` : ''}`;
+    writeResults(resultsPath, command, facts, rows, scenarios, skipped);
     console.log(`\nbench: wrote ${resultsPath}`);
   }
   if (records.some((r) => r.error)) process.exitCode = 1;

@@ -155,6 +155,22 @@ function sqliteDate(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** The bench user in live's PostgreSQL database (the Redis pair). */
+async function createBenchUserPg(url: string, iterations: number): Promise<void> {
+  const password = await new PasswordHasher(iterations).hash(BENCH_USER.password);
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(
+      `INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+       VALUES ($1, false, $2, 'Bench', 'User', '', false, true, now())`,
+      [password, BENCH_USER.username],
+    );
+  } finally {
+    await c.end();
+  }
+}
+
 /** Inserts the bench user straight into live's SQLite database (there is no staff to ask the API). */
 async function createBenchUser(dbPath: string, iterations: number): Promise<void> {
   const password = await new PasswordHasher(iterations).hash(BENCH_USER.password);
@@ -283,6 +299,7 @@ export const liveRedis: Target = {
         await waitReady(child, port, `live-redis #${i}`);
         ports.push(port);
       }
+      if (o.withUser) await createBenchUserPg(dbUrl, o.passwordIterations ?? 1_000_000);
     } catch (err) {
       await cleanup();
       throw err;
