@@ -118,6 +118,9 @@ const fmt = (x: number | null | undefined, digits = 0): string =>
     ? '–'
     : x.toLocaleString('en-US', { maximumFractionDigits: digits });
 
+/** A ratio with a fixed number of decimals, so 0.998 never reads as 1. */
+const fx = (x: number, digits = 3): string => (Number.isNaN(x) ? '–' : x.toFixed(digits));
+
 function table(rows: Summary[]): string {
   const head = [
     'scenario',
@@ -184,10 +187,10 @@ function checks(rows: Summary[]): Check[] {
     out.push({ target, measured, verdict: Number.isNaN(value) ? 'n/a' : ok(value) ? 'pass' : 'FAIL' });
   for (const s of ['a', 'b']) {
     const r = ratio(get(s, 'live')?.deliveriesPerSec, get(s, 'baseline')?.deliveriesPerSec);
-    add(`(${s}) live deliveries/s ≥ 1.0× baseline`, r, (v) => v >= 1.0, `${fmt(r, 2)}×`);
+    add(`(${s}) live deliveries/s ≥ 1.0× baseline`, r, (v) => v >= 1.0, `${fx(r)}×`);
   }
   const p = ratio(get('d', 'live')?.p99, get('d', 'baseline')?.p99);
-  add('(d) live p99 ≤ 1.5× baseline', p, (v) => v <= 1.5, `${fmt(p, 2)}×`);
+  add('(d) live p99 ≤ 1.5× baseline', p, (v) => v <= 1.5, `${fx(p)}×`);
   const liveRows = rows.filter((r) => r.target === 'live' && r.scenario !== 'login');
   const liveLoss = liveRows.reduce((a, r) => a + r.lost + r.duplicated + r.misrouted, 0);
   add(
@@ -206,19 +209,19 @@ function checks(rows: Summary[]): Check[] {
   );
   for (const s of ['a', 'b']) {
     const r = ratio(get(s, 'live-redis-x2')?.deliveriesPerSec, get(s, 'live')?.deliveriesPerSec);
-    add(`(${s}) Redis ×2 deliveries/s ≥ 0.5× in-memory`, r, (v) => v >= 0.5, `${fmt(r, 2)}×`);
+    add(`(${s}) Redis ×2 deliveries/s ≥ 0.5× in-memory`, r, (v) => v >= 0.5, `${fx(r)}×`);
   }
   const dj = ratio(get('a', 'live')?.deliveriesPerSec, get('a', 'django')?.deliveriesPerSec);
-  add('(a) live ≥ 10× Django Channels (in-memory)', dj, (v) => v >= 10, `${fmt(dj, 1)}×`);
+  add('(a) live ≥ 10× Django Channels (in-memory)', dj, (v) => v >= 10, `${fx(dj, 2)}×`);
   const c = get('c', 'live');
   const held = c ? c.connections : NaN;
   add('(c) 10,000 sockets held', held, (v) => v >= 10_000 && (c?.connectFailures ?? 1) === 0, `${fmt(held)}`);
   const rss = c?.rssPerConnectionKiB ?? NaN;
   add('(c) RSS ≤ 16 KiB per socket', rss, (v) => v <= 16, `${fmt(rss, 1)} KiB`);
   const cr = ratio(c?.connectsPerSec, get('c', 'baseline')?.connectsPerSec);
-  add('(c) connect rate ≥ 0.8× baseline', cr, (v) => v >= 0.8, `${fmt(cr, 2)}×`);
+  add('(c) connect rate ≥ 0.8× baseline', cr, (v) => v >= 0.8, `${fx(cr)}×`);
   const lr = ratio(get('login', 'live')?.p99, get('d', 'live')?.p99);
-  add('login burst raises (d) p99 ≤ 2×', lr, (v) => v <= 2, `${fmt(lr, 2)}×`);
+  add('login burst raises (d) p99 ≤ 2×', lr, (v) => v <= 2, `${fx(lr)}×`);
   return out;
 }
 
@@ -233,11 +236,11 @@ function ratioLines(rows: Summary[]): string[] {
       if (!o) continue;
       const parts =
         s === 'c'
-          ? [`connect rate ${fmt(ratio(live.connectsPerSec, o.connectsPerSec), 2)}×`]
+          ? [`connect rate ${fx(ratio(live.connectsPerSec, o.connectsPerSec))}×`]
           : [
-              `deliveries/s ${fmt(ratio(live.deliveriesPerSec, o.deliveriesPerSec), 2)}×`,
-              `p99 ${fmt(ratio(live.p99, o.p99), 2)}×`,
-              `server CPU per delivery ${fmt(ratio(live.cpuUsPerDelivery ?? NaN, o.cpuUsPerDelivery ?? NaN), 2)}×`,
+              `deliveries/s ${fx(ratio(live.deliveriesPerSec, o.deliveriesPerSec))}×`,
+              `p99 ${fx(ratio(live.p99, o.p99))}×`,
+              `server CPU per delivery ${fx(ratio(live.cpuUsPerDelivery ?? NaN, o.cpuUsPerDelivery ?? NaN))}×`,
             ];
       if (live.rssPerConnectionKiB !== null && o.rssPerConnectionKiB !== null && s === 'c')
         parts.push(`RSS/socket ${fmt(live.rssPerConnectionKiB, 1)} vs ${fmt(o.rssPerConnectionKiB, 1)} KiB`);
@@ -246,7 +249,7 @@ function ratioLines(rows: Summary[]): string[] {
     const redis = get(s, 'live-redis-x2');
     if (redis && s !== 'c')
       lines.push(
-        `(${s}) live-redis-x2 / live: deliveries/s ${fmt(ratio(redis.deliveriesPerSec, live.deliveriesPerSec), 2)}×`,
+        `(${s}) live-redis-x2 / live: deliveries/s ${fx(ratio(redis.deliveriesPerSec, live.deliveriesPerSec))}×`,
       );
   }
   return lines;
