@@ -2,6 +2,7 @@ import { ConflictException, Injectable, NotFoundException } from '@nestjs/common
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 import { AppConfig } from '../config/app.config';
+import type { ImportedUser } from './django-import';
 import { PasswordHasher } from './password-hasher';
 import { SessionStore } from './session.store';
 import { AdminUserView, toPublicUser, User } from './user.entity';
@@ -134,15 +135,27 @@ export class UsersService {
     if (!result.affected) throw new NotFoundException(`No user with id ${id}`);
   }
 
-  /** Inserts or updates a user with an already-hashed password (Django import). */
-  async upsertWithHash(fields: Omit<User, 'id'>): Promise<'created' | 'updated'> {
-    const existing = await this.findByUsername(fields.username);
-    if (existing) {
-      await this.users.update({ id: existing.id }, fields);
-      return 'updated';
-    }
-    await this.users.insert(fields);
-    return 'created';
+  /**
+   * Imports users with their Django hashes, all or nothing (one transaction): an existing username
+   * is updated, a new one inserted, so running the same import again changes nothing.
+   */
+  async importUsers(records: ImportedUser[]): Promise<{ created: number; updated: number }> {
+    return this.users.manager.transaction(async (manager) => {
+      const repo = manager.getRepository(User);
+      let created = 0;
+      let updated = 0;
+      for (const fields of records) {
+        const existing = await repo.findOneBy({ username: fields.username });
+        if (existing) {
+          await repo.update({ id: existing.id }, fields);
+          updated++;
+        } else {
+          await repo.insert(fields);
+          created++;
+        }
+      }
+      return { created, updated };
+    });
   }
 }
 

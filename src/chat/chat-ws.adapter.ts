@@ -66,10 +66,16 @@ export class ChatWsAdapter extends WsAdapter {
     return server;
   }
 
+  private upgradeHandler: ChatUpgradeHandler | undefined;
+
   private async route(port: number, req: UpgradedRequest, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     try {
-      const verdict = await this.app.get(ChatUpgradeHandler).check(req);
+      // Resolved once: the container lookup is not free at thousands of connects per second.
+      const handler: ChatUpgradeHandler = (this.upgradeHandler ??= this.app.get(
+        ChatUpgradeHandler,
+      ) as ChatUpgradeHandler);
+      const verdict = await handler.check(req);
       if (!verdict.ok) return refuse(socket, verdict.status, verdict.message);
       const wsServer = (this.wsServersRegistry.get(port) ?? [])[0] as WebSocketServer | undefined;
       if (!wsServer) return refuse(socket, 503, 'Chat is not ready');

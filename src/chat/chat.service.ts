@@ -18,7 +18,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { InstanceSlot } from './instance-slot';
 import { MessageIdGenerator } from './message-id';
 import { PresenceTracker, presenceNames } from './presence';
-import { preframeText, sendPreframed } from './raw-frame';
+import { preframeText, sendPreframed, WriteCoalescer } from './raw-frame';
 
 /** What the upgrade handler learned about a socket before accepting it. */
 export interface ChatJoin {
@@ -47,6 +47,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   private pingTimer: NodeJS.Timeout | null = null;
   readonly ids = new MessageIdGenerator(0);
   private shuttingDown = false;
+  private readonly coalescer = new WriteCoalescer();
 
   constructor(
     private readonly config: ChatConfig,
@@ -273,6 +274,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       setTimeout(() => ws.terminate(), 2000).unref();
       return;
     }
+    this.coalescer.hold(ws);
     sendPreframed(ws, framed, bytes);
   }
 

@@ -52,3 +52,26 @@ export function sendPreframed(ws: WebSocket, framed: Buffer | null, payload: Buf
     ws.send(payload, { binary: false });
   }
 }
+
+/**
+ * Coalesces a turn's writes per socket: the first write of an event-loop turn corks the socket,
+ * and one setImmediate uncorks every corked socket after all of the turn's I/O callbacks ran. A
+ * socket that got k messages in one turn then costs one writev instead of k writes, which is where
+ * a busy room spends its time (the profile is dominated by the write syscalls).
+ */
+export class WriteCoalescer {
+  private readonly corked = new Set<Socket>();
+  private readonly flush = () => {
+    for (const socket of this.corked) socket.uncork();
+    this.corked.clear();
+  };
+
+  /** Call before writing to the socket of `ws` (raw or through ws.send: both go through the socket). */
+  hold(ws: WebSocket): void {
+    const socket = (ws as unknown as WsInternals)._socket;
+    if (!socket || this.corked.has(socket)) return;
+    if (this.corked.size === 0) setImmediate(this.flush);
+    socket.cork();
+    this.corked.add(socket);
+  }
+}

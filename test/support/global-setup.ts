@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 
@@ -6,6 +8,7 @@ import { Client } from 'pg';
  * (LIVE_TEST_PG=1). In CI a missing service fails the run here, loudly, instead of skipping.
  */
 export default async function globalSetup(): Promise<void> {
+  buildOnce();
   const pgUrl = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const client = new Client({ connectionString: pgUrl, connectionTimeoutMillis: 3000 });
   try {
@@ -44,4 +47,20 @@ export default async function globalSetup(): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Compiles src/ once for the suites that start real live processes (cluster instances, manage
+ * commands): `node` on compiled JavaScript starts in about a second, ts-node in about five.
+ */
+function buildOnce(): void {
+  const root = resolve(__dirname, '..', '..');
+  const outDir = resolve(root, '.test-build');
+  const tsc = require.resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], {
+    cwd: root,
+    stdio: 'inherit',
+    timeout: 180_000,
+  });
+  process.env.LIVE_TEST_BUILD = outDir;
 }

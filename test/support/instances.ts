@@ -2,9 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-const ROOT = resolve(__dirname, '..', '..');
+import { join } from 'node:path';
+import { entryPoint, ROOT } from './entry-point';
 
 /** A real live process (src/main.ts through ts-node), as an operator would run several. */
 export interface LiveInstance {
@@ -65,7 +64,7 @@ function exited(proc: ChildProcess, timeoutMs: number): Promise<void> {
 export async function startInstance(name: string, env: Record<string, string>): Promise<LiveInstance> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `live-${name}-`));
-  const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+  const proc = spawn(process.execPath, entryPoint('main'), {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

@@ -1,0 +1,15 @@
+import { ManageCommand } from '../command';
+import { changePasswordCommand } from './changepassword.command';
+import { clearSessionsCommand } from './clearsessions.command';
+import { createSuperuserCommand } from './createsuperuser.command';
+import { importDjangoUsersCommand } from './import-django-users.command';
+import { migrateCommand } from './migrate.command';
+
+/** Every manage command; a new one is a file in this folder and a line here. */
+export const commands: ManageCommand[] = [
+  migrateCommand,
+  createSuperuserCommand,
+  changePasswordCommand,
+  clearSessionsCommand,
+  importDjangoUsersCommand,
+];

@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { Session } from '../src/auth/session.entity';
+import { UsersService } from '../src/auth/users.service';
+import { startApp, TestApp } from './support/app';
+import { manage } from './support/manage';
+import { anonymousCsrf, login } from './support/users';
+
+describe('manage commands (real child processes on the app’s database)', () => {
+  let t: TestApp;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'live-manage-'));
+    env = { DATA_DIR: dataDir, PASSWORD_ITERATIONS: '1000' };
+    t = await startApp({ DATA_DIR: dataDir });
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const loginStatus = async (username: string, password: string) => {
+    const anon = await anonymousCsrf(t);
+    const res = await request(t.baseUrl)
+      .post('/auth/login')
+      .set('Cookie', anon.cookie)
+      .set('X-CSRFToken', anon.csrf)
+      .send({ username, password });
+    return res.status;
+  };
+
+  it('prints usage with exit code 2 for no command, an unknown one, or bad options', async () => {
+    const [none, unknown, missing] = await Promise.all([
+      manage([], env),
+      manage(['frobnicate'], env),
+      manage(['createsuperuser', '--email', 'x@example.org'], env),
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain('import-django-users FILE');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown command "frobnicate"');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--username is required');
+  }, 60_000);
+
+  it('migrate reports that the server already applied everything', async () => {
+    const res = await manage(['migrate'], env);
+    expect(res).toMatchObject({ code: 0, stdout: 'No migrations to apply.\n' });
+  }, 30_000);
+
+  it('createsuperuser makes a staff superuser who can log in; refuses a duplicate and a missing password', async () => {
+    const created = await manage(['createsuperuser', '--username', 'root', '--email', 'root@example.org'], {
+      ...env,
+      LIVE_PASSWORD: 'root-secret',
+    });
+    expect(created).toMatchObject({ code: 0, stdout: 'Superuser "root" created.\n' });
+    const session = await login(t, 'root', 'root-secret');
+    const me = await request(t.baseUrl).get('/auth/me').set('Cookie', session.cookie).expect(200);
+    expect(me.body).toMatchObject({
+      username: 'root',
+      email: 'root@example.org',
+      isStaff: true,
+      isSuperuser: true,
+    });
+
+    const [dup, noPassword] = await Promise.all([
+      manage(['createsuperuser', '--username', 'root'], { ...env, LIVE_PASSWORD: 'x' }),
+      manage(['createsuperuser', '--username', 'other'], env),
+    ]);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toContain('already exists');
+    expect(noPassword.code).toBe(1);
+    expect(noPassword.stderr).toContain('set LIVE_PASSWORD');
+    expect(await t.app.get(UsersService).findByUsername('other')).toBeNull();
+  }, 60_000);
+
+  it('changepassword sets a new password; an unknown user is an error', async () => {
+    const changed = await manage(['changepassword', 'root'], { ...env, LIVE_PASSWORD: 'new-root-secret' });
+    expect(changed.code).toBe(0);
+    expect(await loginStatus('root', 'root-secret')).toBe(401);
+    expect(await loginStatus('root', 'new-root-secret')).toBe(200);
+    const unknown = await manage(['changepassword', 'nobody'], { ...env, LIVE_PASSWORD: 'x' });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no user named "nobody"');
+  }, 60_000);
+
+  it('clearsessions deletes expired sessions only', async () => {
+    const repo = t.app.get(DataSource).getRepository(Session);
+    await repo.insert({
+      sessionKey: 'expiredsessionkey000000000000000',
+      sessionData: '{}',
+      expireDate: new Date(Date.now() - 60_000),
+      userId: null,
+    });
+    const live = await login(t, 'root', 'new-root-secret');
+    const res = await manage(['clearsessions'], env);
+    expect(res).toMatchObject({ code: 0, stdout: 'Deleted 1 expired session(s).\n' });
+    expect(await repo.findOneBy({ sessionKey: 'expiredsessionkey000000000000000' })).toBeNull();
+    await request(t.baseUrl).get('/auth/me').set('Cookie', live.cookie).expect(200);
+  }, 30_000);
+
+  it('import-django-users refuses a bad file, naming the record, and imports nothing', async () => {
+    const file = join(dataDir, 'bad.json');
+    const good = {
+      model: 'auth.user',
+      pk: 1,
+      fields: { username: 'fine', password: '', email: '', date_joined: '2020-01-01T00:00:00Z' },
+    };
+    const bad = {
+      model: 'auth.user',
+      pk: 2,
+      fields: { username: 'bad user!', date_joined: '2020-01-01T00:00:00Z' },
+    };
+    writeFileSync(file, JSON.stringify([good, bad]));
+    const res = await manage(['import-django-users', file], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/record 2: username "bad user!".*nothing imported/);
+    expect(await t.app.get(UsersService).findByUsername('fine')).toBeNull();
+    const missing = await manage(['import-django-users', join(dataDir, 'nope.json')], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read');
+  }, 60_000);
+});
