@@ -435,13 +435,24 @@ async function main(): Promise<void> {
         .join(''),
   };
   const records: RunRecord[] = [];
+  /** Written as the last line of --out, so --from can rebuild the report with the original facts. */
+  let recorded: { command: string; facts: Record<string, string> } | undefined;
   if (values.from) {
-    for (const line of readFileSync(values.from, 'utf8').split('\n'))
-      if (line.trim()) records.push(JSON.parse(line) as RunRecord);
+    for (const line of readFileSync(values.from, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const parsed = JSON.parse(line) as
+        RunRecord | { meta: { command: string; facts: Record<string, string> } };
+      if ('meta' in parsed) {
+        recorded = parsed.meta;
+        continue;
+      }
+      records.push(parsed);
+    }
     const seen = new Set(records.map((r) => r.target));
     targets = [...TARGETS, ...EXTRA_TARGETS].filter((t) => seen.has(t.name));
     facts.date += ` (report rebuilt from ${values.from}; load averages are those of the rebuild)`;
   }
+  const args = process.argv.slice(2).join(' ');
   for (let run = 1; run <= (values.from ? 0 : runs); run++) {
     for (const scenario of scenarios) {
       const load = values.quick ? scenario.quick : scenario.full;
@@ -495,6 +506,11 @@ async function main(): Promise<void> {
   facts['load average at end'] = loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
+  if (values.out && !values.from)
+    appendFileSync(
+      values.out,
+      JSON.stringify({ meta: { command: `npm run bench${args ? ` -- ${args}` : ''}`, facts } }) + '\n',
+    );
 
   const rows: Summary[] = [];
   for (const s of scenarios)
@@ -512,11 +528,19 @@ async function main(): Promise<void> {
   const resultsPath =
     values.results ?? (values.quick || values.url ? undefined : resolve(ROOT, 'bench/RESULTS.md'));
   if (resultsPath) {
-    const args = process.argv.slice(2).join(' ');
-    const command = values.from
-      ? (values.command ?? '(not recorded)')
-      : `npm run bench${args ? ` -- ${args}` : ''}`;
-    writeResults(resultsPath, command, facts, rows, scenarios, skipped);
+    const command = recorded
+      ? recorded.command
+      : values.from
+        ? (values.command ?? '(not recorded)')
+        : `npm run bench${args ? ` -- ${args}` : ''}`;
+    writeResults(
+      resultsPath,
+      command,
+      recorded ? { ...recorded.facts, rebuilt: `from ${values.from}` } : facts,
+      rows,
+      scenarios,
+      skipped,
+    );
     console.log(`\nbench: wrote ${resultsPath}`);
   }
   if (records.some((r) => r.error)) process.exitCode = 1;
