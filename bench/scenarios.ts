@@ -1,0 +1,68 @@
+import type { LoadOptions } from './load';
+
+export type ScenarioLoad = Omit<LoadOptions, 'urls' | 'pids' | 'sideLoad' | 'headers'>;
+
+export interface Scenario {
+  id: string;
+  title: string;
+  full: ScenarioLoad;
+  quick: ScenarioLoad;
+  /** Concurrent logins fired during the run (live targets only). */
+  logins?: { full: number; quick: number; delayMs: number };
+}
+
+const paced: ScenarioLoad = {
+  rooms: 10,
+  clientsPerRoom: 20,
+  sendersPerRoom: 2,
+  messagesPerSender: 60,
+  ratePerSender: 5,
+};
+const pacedQuick: ScenarioLoad = {
+  rooms: 2,
+  clientsPerRoom: 5,
+  sendersPerRoom: 2,
+  messagesPerSender: 10,
+  ratePerSender: 10,
+};
+
+export const SCENARIOS: Scenario[] = [
+  {
+    id: 'a',
+    title: '1 room × 100 clients × 5 senders × 200 msgs (window 16)',
+    full: { rooms: 1, clientsPerRoom: 100, sendersPerRoom: 5, messagesPerSender: 200, window: 16 },
+    quick: { rooms: 1, clientsPerRoom: 20, sendersPerRoom: 2, messagesPerSender: 20, window: 8 },
+  },
+  {
+    id: 'b',
+    title: '50 rooms × 20 clients × 2 senders × 50 msgs (window 16)',
+    full: { rooms: 50, clientsPerRoom: 20, sendersPerRoom: 2, messagesPerSender: 50, window: 16 },
+    quick: { rooms: 5, clientsPerRoom: 5, sendersPerRoom: 2, messagesPerSender: 10, window: 8 },
+  },
+  {
+    id: 'c',
+    title: '10,000 idle sockets over 100 rooms',
+    full: {
+      rooms: 100,
+      clientsPerRoom: 100,
+      sendersPerRoom: 0,
+      messagesPerSender: 0,
+      connectConcurrency: 100,
+      settleMs: 1500,
+    },
+    quick: { rooms: 10, clientsPerRoom: 20, sendersPerRoom: 0, messagesPerSender: 0, settleMs: 200 },
+  },
+  {
+    id: 'd',
+    title: '10 rooms × 20 clients, 2 senders/room paced at 5 msgs/s × 60',
+    full: paced,
+    quick: pacedQuick,
+  },
+  {
+    id: 'login',
+    title: '(d) + 50 concurrent logins (PBKDF2, 1,000,000 iterations) 1 s in',
+    full: paced,
+    quick: pacedQuick,
+    logins: { full: 50, quick: 5, delayMs: 1000 },
+  },
+];
