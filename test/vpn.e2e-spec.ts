@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { VpnService } from '../src/ops/vpn/vpn.service';
 import { startApp, TestApp } from './support/app';
+import { manage } from './support/manage';
 import { createUser, login, LoginSession } from './support/users';
 import { block, certSerial, EASYRSA, openssl, vpnToolsAvailable } from './support/vpn';
 
@@ -22,7 +23,14 @@ describeVpn('VPN client profiles with the local runner (real easy-rsa/openssl)',
     await createUser(t, { username: 'joe', password: 'joe-pass' });
     staff = await login(t, 'boss', 'boss-pass');
     plain = await login(t, 'joe', 'joe-pass');
-    await t.app.get(VpnService).init('udp://vpn.example.org:1194', 'test');
+    // The first set-up, as an operator does it: the manage command on the app's data folder.
+    const init = await manage(['vpn-init', '--url', 'udp://vpn.example.org:1194'], {
+      DATA_DIR: t.dataDir,
+      VPN_RUNNER: 'local',
+      EASYRSA_BIN: EASYRSA,
+      VPN_CRL_CRON: 'off',
+    });
+    expect(init).toMatchObject({ code: 0, stdout: 'VPN PKI initialised for udp://vpn.example.org:1194.\n' });
   }, 120_000);
 
   afterAll(async () => {
@@ -35,6 +43,14 @@ describeVpn('VPN client profiles with the local runner (real easy-rsa/openssl)',
 
   it('init refuses to overwrite the existing PKI', async () => {
     const before = readFileSync(join(pki, 'ca.crt'), 'utf8');
+    const again = await manage(['vpn-init', '--url', 'udp://other.example.org:1194'], {
+      DATA_DIR: t.dataDir,
+      VPN_RUNNER: 'local',
+      EASYRSA_BIN: EASYRSA,
+      VPN_CRL_CRON: 'off',
+    });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already/i);
     await expect(t.app.get(VpnService).init('udp://other.example.org:1194', 'test')).rejects.toMatchObject({
       status: 409,
     });
@@ -177,8 +193,8 @@ describeVpn('VPN client profiles with the local runner (real easy-rsa/openssl)',
     const rows = res.body as Array<{ actor: string; action: string; clientName: string; outcome: string }>;
     expect(rows).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ actor: 'test', action: 'init', outcome: 'ok' }),
-        expect.objectContaining({ actor: 'test', action: 'init', outcome: 'failed' }),
+        expect.objectContaining({ actor: 'manage', action: 'init', outcome: 'ok' }),
+        expect.objectContaining({ actor: 'manage', action: 'init', outcome: 'failed' }),
         expect.objectContaining({ actor: 'boss', action: 'create', clientName: 'alice', outcome: 'ok' }),
         expect.objectContaining({ actor: 'boss', action: 'create', clientName: 'alice', outcome: 'failed' }),
         expect.objectContaining({ actor: 'boss', action: 'revoke', clientName: 'alice', outcome: 'ok' }),
@@ -186,5 +202,14 @@ describeVpn('VPN client profiles with the local runner (real easy-rsa/openssl)',
       ]),
     );
     await as(plain, http().get('/admin/vpn/audit')).expect(403);
+  });
+
+  it('reports clients by status and the CRL date in /metrics', async () => {
+    const status = (await as(staff, http().get('/admin/vpn/status')).expect(200)).body;
+    const metrics = (await http().get('/metrics').expect(200)).text;
+    expect(metrics).toContain(`live_vpn_clients{status="VALID"} ${status.valid}`);
+    expect(metrics).toContain(`live_vpn_clients{status="REVOKED"} ${status.revoked}`);
+    expect(status.revoked).toBeGreaterThan(0);
+    expect(metrics).toMatch(/live_vpn_crl_next_update_timestamp_seconds \d+/);
   });
 });

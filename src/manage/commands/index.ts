@@ -5,6 +5,7 @@ import { createSuperuserCommand } from './createsuperuser.command';
 import { importDjangoUsersCommand } from './import-django-users.command';
 import { migrateCommand } from './migrate.command';
 import { renewCertsCommand } from './renew-certs.command';
+import { vpnInitCommand } from './vpn-init.command';
 
 /** Every manage command; a new one is a file in this folder and a line here. */
 export const commands: ManageCommand[] = [
@@ -14,4 +15,5 @@ export const commands: ManageCommand[] = [
   clearSessionsCommand,
   importDjangoUsersCommand,
   renewCertsCommand,
+  vpnInitCommand,
 ];

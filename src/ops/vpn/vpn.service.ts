@@ -15,6 +15,7 @@ import { Repository } from 'typeorm';
 import { OpsEvents } from '../../common/ops-events';
 import { JobLockService } from '../../database/job-lock.service';
 import { ComponentHealth, HealthRegistry } from '../../health/health.registry';
+import { MetricsService } from '../../metrics/metrics.service';
 import { VpnAudit, VpnClientMeta } from './vpn-audit.entity';
 import { VpnConfig } from './vpn.config';
 import { CLIENT_NAME, SERVER_URL, VpnClientCert, VpnError, VpnRunner } from './vpn-runner';
@@ -53,10 +54,28 @@ export class VpnService implements OnModuleInit {
     private readonly health: HealthRegistry,
     @InjectRepository(VpnAudit) private readonly audit: Repository<VpnAudit>,
     @InjectRepository(VpnClientMeta) private readonly meta: Repository<VpnClientMeta>,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
     this.health.register({ name: 'vpn', critical: false, check: () => this.healthCheck() });
+    // Read at scrape time; a PKI that cannot be read (not initialised, docker down) reports nothing.
+    this.metrics.gauge('live_vpn_clients', 'VPN client certificates by status', ['status'], async (set) => {
+      const status = await this.status().catch(() => null);
+      if (!status) return;
+      set(status.valid, { status: 'VALID' });
+      set(status.revoked, { status: 'REVOKED' });
+      set(status.expired, { status: 'EXPIRED' });
+    });
+    this.metrics.gauge(
+      'live_vpn_crl_next_update_timestamp_seconds',
+      'When the VPN CRL must be renewed by',
+      [],
+      async (set) => {
+        const status = await this.status().catch(() => null);
+        if (status?.crlNextUpdate) set(new Date(status.crlNextUpdate).getTime() / 1000);
+      },
+    );
   }
 
   validateName(name: unknown): string {
