@@ -1,7 +1,36 @@
 import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 
-const pbkdf2Async = promisify(pbkdf2);
+const pbkdf2Raw = promisify(pbkdf2);
+
+/**
+ * PBKDF2 runs on libuv's thread pool, off the event loop; but at a million iterations a burst of
+ * logins would still keep every core busy and starve the event loop of CPU (chat latency). At most
+ * cores − 1 hashes run at once; the others wait their turn.
+ */
+const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism() - 1);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function pbkdf2Async(
+  password: string,
+  salt: string,
+  iterations: number,
+  keyLength: number,
+  digest: string,
+): Promise<Buffer> {
+  // A finishing hash hands its slot straight to the next waiter, so the limit holds exactly.
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await pbkdf2Raw(password, salt, iterations, keyLength, digest);
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
 
 const ALGORITHMS = {
   pbkdf2_sha256: { digest: 'sha256', keyLength: 32 },

@@ -314,7 +314,13 @@ export class VpnService implements OnModuleInit {
         value = { status: 'degraded', detail: `CRL next update ${nextUpdate.toISOString()}` };
       else value = { status: 'up', detail: `CRL next update ${nextUpdate.toISOString()}` };
     } catch (err) {
-      value = { status: 'degraded', detail: this.describe(err) };
+      // A site that never set the VPN up is not degraded by it; one that did and lost it is.
+      const everInitialised = (await this.audit.count({ where: { action: 'init', outcome: 'ok' } })) > 0;
+      const clients = await this.meta.count();
+      value =
+        everInitialised || clients > 0
+          ? { status: 'degraded', detail: this.describe(err) }
+          : { status: 'up', detail: `not set up (npm run manage -- vpn-init): ${this.describe(err)}` };
     }
     this.healthCache = { at: Date.now(), value };
     return value;
