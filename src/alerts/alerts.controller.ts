@@ -1,3 +1,5 @@
+import { ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
 import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
@@ -8,6 +10,7 @@ const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value;
 
 export class AlertsQuery {
+  @ApiPropertyOptional({ type: Number, minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Transform(toInt)
   @IsInt({ message: 'limit must be an integer 1..500' })
@@ -16,6 +19,8 @@ export class AlertsQuery {
   limit?: number;
 }
 
+@ApiTags('admin: alerts')
+@ApiErrors(...STAFF_ERRORS)
 @Controller('admin/alerts')
 @UseGuards(StaffGuard)
 export class AlertsController {
@@ -23,12 +28,16 @@ export class AlertsController {
 
   /** Newest first. */
   @Get()
+  @ApiOperation({ summary: 'Alerts sent, failed or suppressed, per channel, newest first' })
+  @ApiErrors(400)
   async list(@Query() query: AlertsQuery): Promise<{ alerts: AlertView[] }> {
     return { alerts: await this.alerts.list(query.limit ?? 50) };
   }
 
   /** Sends a test alert to every configured channel and reports each channel's outcome. */
   @Post('test')
+  @ApiOperation({ summary: 'Sends a test alert to every configured channel; per-channel outcome' })
+  @ApiErrors(409)
   @HttpCode(200)
   async test(): Promise<{ results: AlertResult[] }> {
     if (this.alerts.channels.length === 0)
