@@ -2,12 +2,11 @@ import { BadRequestException, ConsoleLogger, INestApplication, ValidationPipe } 
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { AppModule } from './app.module';
 import { ChatWsAdapter } from './chat/chat-ws.adapter';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import { setupOpenApi } from './common/openapi';
+import { PAGE_CSP, publicDir } from './common/public-files';
 import { AppConfig } from './config/app.config';
 
 export function createLogger(config: AppConfig): ConsoleLogger {
@@ -48,18 +47,6 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   setupOpenApi(app);
   app.enableShutdownHooks();
   return app;
-}
-
-/** The chat page's own policy: only this origin's scripts, styles and sockets. */
-export const PAGE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-  "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/** `public/` at the project root, whether running from src/ (ts-node) or a build (dist/src/). */
-export function publicDir(): string | null {
-  for (const dir of [resolve(__dirname, '..', 'public'), resolve(__dirname, '..', '..', 'public')])
-    if (existsSync(join(dir, 'index.html'))) return dir;
-  return null;
 }
 
 /** GET / is the chat page: HTML, CSS and JavaScript served by the app itself (no CDN). */

@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
 import { OpsEvents } from './common/ops-events';
+import { AdminConsoleModule } from './admin-console/admin-console.module';
 import { AppConfig } from './config/app.config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -55,6 +56,7 @@ export class AppModule {
         CertsModule,
         AlertsModule,
         VpnModule,
+        AdminConsoleModule,
       ],
     };
   }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import type WebSocket from 'ws';
-import { PAGE_CSP } from '../src/app.factory';
+import { PAGE_CSP } from '../src/common/public-files';
 import { ChatService } from '../src/chat/chat.service';
 import { startApp, TestApp } from './support/app';
 import { ARTIFACTS, chromiumAvailable, launchChromium } from './support/browser';
