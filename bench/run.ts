@@ -296,7 +296,13 @@ function writeResults(
     '',
     '## Scenarios',
     '',
-    ...scenarios.map((s) => `- **${s.id}**: ${s.title}`),
+    ...scenarios.map(
+      (s) =>
+        `- **${s.id}**: ${s.title}` +
+        (s.warmup
+          ? ` (measured after a warm-up with the quick load and ${s.warmup.settleMs / 1000} s of rest)`
+          : ''),
+    ),
     '',
     'Deliveries/s = messages received by all clients / (last delivery − first send). Latency = receive time',
     '− send time embedded in each message, same process, monotonic clock. KiB/conn = server RSS after',
@@ -468,6 +474,10 @@ async function main(): Promise<void> {
             withUser: !!scenario.logins,
             liveEnv,
           });
+          if (scenario.warmup && !values.quick) {
+            await runLoad({ ...scenario.quick, urls: running.urls, pids: running.pids });
+            await new Promise((r) => setTimeout(r, scenario.warmup?.settleMs));
+          }
           const logins = scenario.logins;
           const httpUrl = running.httpUrl;
           record.result = await runLoad({

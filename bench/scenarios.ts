@@ -9,6 +9,12 @@ export interface Scenario {
   quick: ScenarioLoad;
   /** Concurrent logins fired during the run (live targets only). */
   logins?: { full: number; quick: number; delayMs: number };
+  /**
+   * Latency scenarios measure a settled server, not one just booted: the quick load first (JIT,
+   * first queries), then a pause longer than V8's memory reducer delay (8 s after the first full GC),
+   * whose one-off compaction would otherwise land inside the measured run. Same for every target.
+   */
+  warmup?: { settleMs: number };
 }
 
 const paced: ScenarioLoad = {
@@ -57,6 +63,7 @@ export const SCENARIOS: Scenario[] = [
     title: '10 rooms × 20 clients, 2 senders/room paced at 5 msgs/s × 60',
     full: paced,
     quick: pacedQuick,
+    warmup: { settleMs: 10_000 },
   },
   {
     id: 'login',
@@ -64,5 +71,6 @@ export const SCENARIOS: Scenario[] = [
     full: paced,
     quick: pacedQuick,
     logins: { full: 50, quick: 5, delayMs: 1000 },
+    warmup: { settleMs: 10_000 },
   },
 ];

@@ -139,11 +139,13 @@ function liveEnv(
 
 function liveArgs(o: TargetOptions, name: string): string[] {
   if (!o.cpuProfDir) return ['dist/src/main.js'];
-  mkdirSync(o.cpuProfDir, { recursive: true });
+  // One folder per process: Node writes a profile per thread (the password-hashing workers too),
+  // named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the event loop.
+  const dir = resolve(o.cpuProfDir, `${name}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
   return [
     '--cpu-prof',
-    `--cpu-prof-dir=${o.cpuProfDir}`,
-    `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`,
+    `--cpu-prof-dir=${dir}`,
     '-r',
     PROFILE_EXIT,
     'dist/src/main.js',

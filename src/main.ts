@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
+import { pbkdf2Pool } from './auth/password-hasher';
 import { AppConfig } from './config/app.config';
 import { ConfigError } from './config/validate-env';
 
@@ -17,6 +18,9 @@ async function bootstrap(): Promise<void> {
   }
   const app = await createApp(config);
   await app.listen(config.port, config.host);
+  // Hashing threads start now, not inside the first burst of logins (a thread's start-up runs at
+  // normal priority, before it lowers its own).
+  await pbkdf2Pool.warm();
   const db = config.database.type === 'sqlite' ? `sqlite:${config.database.path}` : 'postgres';
   new Logger('live').log(
     JSON.stringify({ event: 'listening', url: `http://${config.host}:${config.port}/`, database: db }),

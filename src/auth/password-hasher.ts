@@ -1,35 +1,11 @@
-import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import { promisify } from 'node:util';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Pbkdf2Pool } from './pbkdf2-pool';
 
-const pbkdf2Raw = promisify(pbkdf2);
+/** One pool per process: low-priority threads, one per core (see Pbkdf2Pool). */
+export const pbkdf2Pool = new Pbkdf2Pool();
 
-/**
- * PBKDF2 runs on libuv's thread pool, off the event loop; but at a million iterations a burst of
- * logins would still keep every core busy and starve the event loop of CPU (chat latency). At most
- * cores − 1 hashes run at once; the others wait their turn.
- */
-const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism() - 1);
-let running = 0;
-const waiting: (() => void)[] = [];
-
-async function pbkdf2Async(
-  password: string,
-  salt: string,
-  iterations: number,
-  keyLength: number,
-  digest: string,
-): Promise<Buffer> {
-  // A finishing hash hands its slot straight to the next waiter, so the limit holds exactly.
-  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await pbkdf2Raw(password, salt, iterations, keyLength, digest);
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
+function pbkdf2Async(password: string, salt: string, iterations: number, keyLength: number, digest: string) {
+  return pbkdf2Pool.derive(password, salt, iterations, keyLength, digest);
 }
 
 const ALGORITHMS = {
@@ -78,8 +54,8 @@ function makeSalt(length = 22): string {
 }
 
 /**
- * Django-compatible password hashing (`pbkdf2_sha256$<iterations>$<salt>$<base64>`), run on libuv's
- * thread pool (crypto.pbkdf2 async) so a burst of logins never blocks the event loop.
+ * Django-compatible password hashing (`pbkdf2_sha256$<iterations>$<salt>$<base64>`), run on
+ * low-priority worker threads so a burst of logins neither blocks nor starves the event loop.
  */
 export class PasswordHasher {
   constructor(private readonly iterations: number) {}
