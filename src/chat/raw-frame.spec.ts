@@ -1,6 +1,7 @@
 import { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { preframeText, sendPreframed } from './raw-frame';
+import { Socket } from 'node:net';
+import { preframeText, sendPreframed, WriteCoalescer } from './raw-frame';
 
 describe('pre-framed text frames', () => {
   let server: WebSocketServer;
@@ -50,5 +51,30 @@ describe('pre-framed text frames', () => {
     sendPreframed(serverSide, null, Buffer.from('fallback'));
     await new Promise((r) => setTimeout(r, 50));
     expect(received.slice(before)).toEqual(['fallback']);
+  });
+
+  it('coalesces: a lone write leaves at once, later writes of the same turn wait for setImmediate', async () => {
+    const socket = (serverSide as unknown as { _socket: Socket })._socket;
+    const coalescer = new WriteCoalescer();
+    const before = received.length;
+    const send = (text: string) => {
+      coalescer.hold(serverSide);
+      sendPreframed(serverSide, preframeText(Buffer.from(text)), Buffer.from(text));
+    };
+    send('first');
+    expect(socket.writableCorked).toBe(0); // not deferred
+    send('second');
+    send('third');
+    expect(socket.writableCorked).toBe(1);
+    expect(socket.writableLength).toBeGreaterThan(0); // held in the stream until the turn ends
+    await new Promise((r) => setImmediate(r));
+    expect(socket.writableCorked).toBe(0);
+    send('next turn');
+    expect(socket.writableCorked).toBe(0);
+    await new Promise<void>((resolve) => {
+      const check = () => (received.length >= before + 4 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(received.slice(before)).toEqual(['first', 'second', 'third', 'next turn']);
   });
 });
