@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { latencyStats } from './load';
 
 function cookieValue(setCookie: string[], name: string): string | undefined {
@@ -51,4 +53,67 @@ export async function loginBurst(
     burstSeconds: Math.round(performance.now() - t0) / 1000,
     loginMs: latencyStats(times),
   };
+}
+
+/**
+ * The same burst fired from a child process, started ahead and fired on demand: the load generator
+ * that timestamps chat deliveries must not also be parsing 50 HTTP exchanges, or its own event loop
+ * shows up as server latency.
+ */
+export async function startLoginBurstProcess(
+  httpUrl: string,
+  username: string,
+  password: string,
+  count: number,
+): Promise<{ fire: () => Promise<Record<string, unknown>>; stop: () => void }> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', __filename, httpUrl, username, password, String(count)],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } },
+  );
+  const lines = createInterface({ input: child.stdout });
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onLine = (line: string) => {
+        lines.off('line', onLine);
+        child.off('exit', onExit);
+        try {
+          resolve(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          reject(new Error(`login burst process printed: ${line.slice(0, 200)}`));
+        }
+      };
+      const onExit = (code: number | null) => reject(new Error(`login burst process exited with ${code}`));
+      lines.on('line', onLine);
+      child.once('exit', onExit);
+    });
+  const ready = await next();
+  if (ready.error) throw new Error(`login burst process: ${String(ready.error)}`);
+  return {
+    fire: () => {
+      const result = next();
+      child.stdin.write('go\n');
+      return result;
+    },
+    stop: () => void child.kill(),
+  };
+}
+
+if (require.main === module) {
+  // Child: fetch what the burst needs, say ready, fire on "go", print the result, exit.
+  const [httpUrl, username, password, count] = process.argv.slice(2);
+  void (async () => {
+    const warm = await fetch(`${httpUrl}/auth/csrf`).catch((err: Error) => err);
+    if (warm instanceof Error) {
+      console.log(JSON.stringify({ error: warm.message }));
+      process.exit(1);
+    }
+    console.log(JSON.stringify({ ready: true }));
+    createInterface({ input: process.stdin }).once('line', () => {
+      loginBurst(httpUrl, username, password, Number(count))
+        .then((result) => console.log(JSON.stringify(result)))
+        .catch((err: Error) => console.log(JSON.stringify({ error: err.message })))
+        .finally(() => process.exit(0));
+    });
+  })();
 }

@@ -8,7 +8,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load';
-import { loginBurst } from './login-burst';
+import { loginBurst, startLoginBurstProcess } from './login-burst';
 import { SCENARIOS, type Scenario } from './scenarios';
 import {
   BENCH_USER,
@@ -467,6 +467,7 @@ async function main(): Promise<void> {
         if (scenario.logins && values.url) continue;
         const record: RunRecord = { scenario: scenario.id, target: target.name, run };
         let running: RunningTarget | undefined;
+        let burster: Awaited<ReturnType<typeof startLoginBurstProcess>> | undefined;
         try {
           running = await target.start({
             cpuProfDir: values['cpu-prof'] ? resolve(ROOT, 'bench/profiles', scenario.id) : undefined,
@@ -494,28 +495,27 @@ async function main(): Promise<void> {
             });
             await new Promise((r) => setTimeout(r, scenario.warmup?.settleMs));
           }
+          // The measured burst comes from its own process, started (and settled) before the run.
+          burster = logins
+            ? await startLoginBurstProcess(
+                httpUrl,
+                BENCH_USER.username,
+                BENCH_USER.password,
+                values.quick ? logins.quick : logins.full,
+              )
+            : undefined;
+          if (burster) await new Promise((r) => setTimeout(r, 2000));
+          const fire = burster?.fire;
           record.result = await runLoad({
             ...load,
             urls: running.urls,
             pids: running.pids,
-            ...(logins
-              ? {
-                  sideLoad: {
-                    delayMs: logins.delayMs,
-                    run: () =>
-                      loginBurst(
-                        httpUrl,
-                        BENCH_USER.username,
-                        BENCH_USER.password,
-                        values.quick ? logins.quick : logins.full,
-                      ),
-                  },
-                }
-              : {}),
+            ...(logins && fire ? { sideLoad: { delayMs: logins.delayMs, run: fire } } : {}),
           });
         } catch (err) {
           record.error = (err as Error).message;
         } finally {
+          burster?.stop();
           await running
             ?.stop()
             .catch((err: Error) => console.error(`bench: stopping ${target.name}: ${err.message}`));
