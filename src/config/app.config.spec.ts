@@ -12,7 +12,7 @@ describe('AppConfig', () => {
     const a = new AppConfig({ DATA_DIR: dir });
     expect(a.host).toBe('127.0.0.1');
     expect(a.port).toBe(8000);
-    expect(a.database).toEqual({ type: 'sqlite', path: join(dir, 'db.sqlite3') });
+    expect(a.database).toEqual({ type: 'sqlite', path: join(dir, 'db.sqlite3'), synchronous: 'normal' });
     expect(a.secretKey.length).toBeGreaterThanOrEqual(32);
     expect(statSync(join(dir, 'secret_key')).mode & 0o777).toBe(0o600);
     expect(new AppConfig({ DATA_DIR: dir }).secretKey).toBe(a.secretKey);
@@ -25,6 +25,9 @@ describe('AppConfig', () => {
     expect(() => new AppConfig({ DATA_DIR: dir, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
     expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
     expect(() => new AppConfig({ DATA_DIR: dir, SECRET_KEY: 'short' })).toThrow(/SECRET_KEY/);
+    expect(() => new AppConfig({ DATA_DIR: dir, SQLITE_SYNCHRONOUS: 'off' })).toThrow(
+      /SQLITE_SYNCHRONOUS must be normal or full/,
+    );
   });
 
   it('parses the DATABASE_URL forms', () => {

@@ -4,7 +4,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { ConfigError, validateEnv } from './validate-env';
 
-export type DatabaseTarget = { type: 'sqlite'; path: string } | { type: 'postgres'; url: string };
+/**
+ * SQLite's `synchronous` in WAL mode: `normal` syncs the WAL at checkpoints only (a power cut may lose
+ * the last commits, never corrupts; Rails' default), `full` syncs every commit.
+ */
+export type SqliteSynchronous = 'normal' | 'full';
+export type DatabaseTarget =
+  { type: 'sqlite'; path: string; synchronous?: SqliteSynchronous } | { type: 'postgres'; url: string };
 
 const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -28,6 +34,9 @@ export class AppEnv {
       'DATABASE_URL must be sqlite:PATH, sqlite:///ABSOLUTE/PATH or postgres://user[:pass]@host:port/db',
   })
   DATABASE_URL?: string;
+
+  @IsIn(['normal', 'full'], { message: 'SQLITE_SYNCHRONOUS must be normal or full' })
+  SQLITE_SYNCHRONOUS: string = 'normal';
 
   @IsOptional()
   @MinLength(32, { message: 'SECRET_KEY must be at least 32 characters' })
@@ -107,7 +116,11 @@ export class AppConfig {
     this.host = parsed.HOST;
     this.port = parsed.PORT;
     this.dataDir = resolve(parsed.DATA_DIR);
-    this.database = parseDatabaseUrl(parsed.DATABASE_URL, this.dataDir);
+    const database = parseDatabaseUrl(parsed.DATABASE_URL, this.dataDir);
+    this.database =
+      database.type === 'sqlite'
+        ? { ...database, synchronous: parsed.SQLITE_SYNCHRONOUS as SqliteSynchronous }
+        : database;
     this.allowedHosts = parsed.ALLOWED_HOSTS.split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
