@@ -31,8 +31,8 @@ const USAGE = `usage: npm run bench -- [options]
   --cpu-prof                 run live with node --cpu-prof (profiles in bench/profiles/)
   --live-env KEY=VALUE[,KEY=VALUE]  extra environment for live (e.g. UV_THREADPOOL_SIZE=1)
   --out FILE                 also append the JSON lines to FILE
-  --results FILE             write the Markdown report there (default bench/RESULTS.md for full runs
-                             of the built-in targets; not written with --quick or --url unless given)
+  --results FILE             write the Markdown report there (default: bench/RESULTS.md, written only by
+                             a complete run: all scenarios and targets, no --quick, --url or --live-env)
   --no-build                 use the existing dist/ build of live
   --from FILE                no runs: rebuild the table and report from JSON lines saved with --out
   --command TEXT             with --from: the command that produced them, for the report`;
@@ -549,8 +549,11 @@ async function main(): Promise<void> {
     console.log('');
     for (const c of checks(rows)) console.log(`${c.verdict.padEnd(4)}  ${c.target}: ${c.measured}`);
   }
+  // The committed report is only replaced by a complete invocation: an A/B of a few scenarios, a
+  // subset of targets or an experiment's --live-env would otherwise overwrite it.
+  const partial = values.quick || values.url || values.scenario || values.targets || values['live-env'];
   const resultsPath =
-    values.results ?? (values.quick || values.url ? undefined : resolve(ROOT, 'bench/RESULTS.md'));
+    values.results ?? (partial && !values.from ? undefined : resolve(ROOT, 'bench/RESULTS.md'));
   if (resultsPath) {
     const command = recorded
       ? recorded.command

@@ -20,10 +20,21 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.port, config.host);
   // Hashing threads start now, not inside the first burst of logins (a thread's start-up runs at
   // normal priority, before it lowers its own).
+  pbkdf2Pool.resize(config.passwordHashThreads);
   await pbkdf2Pool.warm();
+  const hashing = pbkdf2Pool.threads();
   const db = config.database.type === 'sqlite' ? `sqlite:${config.database.path}` : 'postgres';
   new Logger('live').log(
-    JSON.stringify({ event: 'listening', url: `http://${config.host}:${config.port}/`, database: db }),
+    JSON.stringify({
+      event: 'listening',
+      url: `http://${config.host}:${config.port}/`,
+      database: db,
+      passwordHashing: {
+        threads: pbkdf2Pool.threadCount,
+        policy: hashing[0]?.policy ?? 'unknown',
+        nice: hashing[0]?.nice ?? null,
+      },
+    }),
   );
 }
 

@@ -4,20 +4,38 @@ import { Logger } from '@nestjs/common';
 
 /**
  * The worker's whole program, run with `eval` so the same code works from ts-jest and from dist/.
- * On Linux a thread can lower its own priority (nice is per thread there): it finds its thread id
- * through /proc/thread-self and raises its nice value, so the kernel hands the CPU to the event
- * loop (chat) the moment it wakes and hashing only uses what is left.
+ * On Linux a thread can lower its own priority (nice and the scheduling policy are per thread
+ * there): it finds its thread id through /proc/thread-self, raises its nice value to 19, then asks
+ * util-linux's `chrt` for SCHED_IDLE. Under SCHED_IDLE a waking event loop preempts the thread at
+ * once and the kernel counts its CPU as idle when it places a woken thread; at nice 19 alone a
+ * wake-up could wait for the next scheduler tick (bench/RESULTS.md, note 2). It then reports what
+ * the kernel shows for the thread (/proc/thread-self/stat), not what it asked for.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { pbkdf2Sync } = require('node:crypto');
-let nice = null;
+const fs = require('node:fs');
+const report = { ready: true, tid: null, nice: null, policy: null, problem: null };
 try {
-  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+  report.tid = tid;
   require('node:os').setPriority(tid, workerData.nice);
-  nice = require('node:os').getPriority(tid);
+  if (workerData.idlePolicy) {
+    try {
+      require('node:child_process').execFileSync(workerData.chrt, ['--idle', '-p', '0', String(tid)], {
+        stdio: 'ignore',
+        timeout: 5000,
+      });
+    } catch (err) {
+      report.problem = workerData.chrt + ' --idle -p 0 ' + tid + ': ' + (err.code || err.message);
+    }
+  }
+  // Fields after the command name (which may hold spaces): nice is field 19, policy field 41.
+  const fields = fs.readFileSync('/proc/thread-self/stat', 'utf8').split(') ').pop().split(' ');
+  report.nice = Number(fields[16]);
+  report.policy = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE'][Number(fields[38])] || 'policy ' + fields[38];
 } catch {}
-parentPort.postMessage({ ready: true, nice });
+parentPort.postMessage(report);
 parentPort.on('message', (task) => {
   try {
     const key = pbkdf2Sync(task.password, task.salt, task.iterations, task.keyLength, task.digest);
@@ -39,6 +57,34 @@ interface Task {
   reject: (err: Error) => void;
 }
 
+/** What the kernel shows for one hashing thread once it has lowered its priority (Linux only). */
+export interface HashingThread {
+  tid: number | null;
+  nice: number | null;
+  /** SCHED_IDLE where `chrt` could set it, else SCHED_OTHER (at nice 19). */
+  policy: string | null;
+}
+
+export interface Pbkdf2PoolOptions {
+  /** Threads hashing at once; by default one core is left to the event loop (see defaultHashThreads). */
+  size?: number;
+  nice?: number;
+  /** Ask for SCHED_IDLE through `chrt` (util-linux) after lowering the nice value. */
+  idlePolicy?: boolean;
+  /** The `chrt` program; a test may name one that does not exist. */
+  chrt?: string;
+}
+
+/**
+ * One thread fewer than the machine has cores, at least one: a burst of logins then never occupies
+ * every CPU, so the event loop (and whatever else the box runs) always finds one free when it
+ * wakes. A burst takes longer (50 logins at a million iterations: ≈ 10 s on two cores instead of
+ * 5 s); chat p99 during it went from ≈ 2× to ≈ 1.3× of a quiet server's (bench/RESULTS.md).
+ */
+export function defaultHashThreads(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
+
 interface PoolWorker {
   worker: Worker;
   task: Task | null;
@@ -47,22 +93,54 @@ interface PoolWorker {
 }
 
 /**
- * PBKDF2 at a million iterations is ~0.5 s of CPU per login. libuv's thread pool would keep it off
+ * PBKDF2 at a million iterations is ≈ 0.2 s of CPU per login. libuv's thread pool would keep it off
  * the event loop but not off the CPU the event loop needs; these threads run at the lowest priority
- * instead, one per core, so a login burst uses idle CPU only and chat latency does not move.
+ * instead, one core fewer than the machine has, so a login burst uses idle CPU only and chat
+ * latency barely moves.
  */
 export class Pbkdf2Pool {
   private readonly logger = new Logger('Pbkdf2Pool');
   private readonly workers: PoolWorker[] = [];
   private readonly queue: Task[] = [];
   private nextId = 1;
-  /** The nice value the last worker reported (null where the platform does not allow it). */
-  niceness: number | null = null;
+  /** What each started thread reported, by thread id (empty off Linux). */
+  private readonly started = new Map<Worker, HashingThread>();
+  private warnedProblem = false;
+  private readonly nice: number;
+  private readonly idlePolicy: boolean;
+  private readonly chrt: string;
+  private size: number;
 
-  constructor(
-    readonly size = availableParallelism(),
-    private readonly nice = 19,
-  ) {}
+  constructor(options: Pbkdf2PoolOptions = {}) {
+    this.size = Pbkdf2Pool.checkSize(options.size ?? defaultHashThreads());
+    this.nice = options.nice ?? 19;
+    this.idlePolicy = options.idlePolicy ?? true;
+    this.chrt = options.chrt ?? 'chrt';
+  }
+
+  private static checkSize(size: number): number {
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`hashing threads must be an integer >= 1, got ${size}`);
+    return size;
+  }
+
+  /** Threads hashing at once. */
+  get threadCount(): number {
+    return this.size;
+  }
+
+  /** Sets how many threads hash at once (PASSWORD_HASH_THREADS); extra idle threads stop. */
+  resize(size: number): void {
+    this.size = Pbkdf2Pool.checkSize(size);
+    for (const slot of this.workers.filter((w) => w.task === null))
+      if (this.workers.length > this.size) this.stop(slot);
+    this.dispatch();
+  }
+
+  /** What the kernel shows for each running thread: its nice value and scheduling policy. */
+  threads(): HashingThread[] {
+    return [...this.started.values()];
+  }
 
   derive(
     password: string,
@@ -88,6 +166,7 @@ export class Pbkdf2Pool {
   async close(): Promise<void> {
     const error = new Error('password hashing pool closed');
     for (const task of this.queue.splice(0)) task.reject(error);
+    this.started.clear();
     await Promise.all(this.workers.splice(0).map((w) => (w.task?.reject(error), w.worker.terminate())));
   }
 
@@ -106,16 +185,45 @@ export class Pbkdf2Pool {
     }
   }
 
+  /** Takes an idle thread out of the pool and ends it. */
+  private stop(slot: PoolWorker): void {
+    this.workers.splice(this.workers.indexOf(slot), 1);
+    this.started.delete(slot.worker);
+    void slot.worker.terminate();
+  }
+
   private spawn(): PoolWorker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice: this.nice } });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { nice: this.nice, idlePolicy: this.idlePolicy, chrt: this.chrt },
+    });
     worker.unref(); // idle hashing threads never keep the process alive
     let started = () => {};
     const slot: PoolWorker = { worker, task: null, ready: new Promise<void>((r) => (started = r)) };
     worker.on(
       'message',
-      (msg: { ready?: boolean; nice?: number | null; id?: number; key?: Uint8Array; error?: string }) => {
+      (
+        msg: Partial<HashingThread> & {
+          ready?: boolean;
+          problem?: string | null;
+          id?: number;
+          key?: Uint8Array;
+          error?: string;
+        },
+      ) => {
         if (msg.ready) {
-          this.niceness = msg.nice ?? null;
+          this.started.set(worker, {
+            tid: msg.tid ?? null,
+            nice: msg.nice ?? null,
+            policy: msg.policy ?? null,
+          });
+          // Hashing still works at nice 19 only; said once, not per thread.
+          if (msg.problem && !this.warnedProblem) {
+            this.warnedProblem = true;
+            this.logger.warn(
+              `password hashing threads stay at nice ${this.nice} without SCHED_IDLE: ${msg.problem}`,
+            );
+          }
           started();
           return;
         }
@@ -123,6 +231,7 @@ export class Pbkdf2Pool {
         if (!task || task.id !== msg.id) return;
         slot.task = null;
         worker.unref();
+        if (this.workers.length > this.size) this.stop(slot); // the pool was made smaller meanwhile
         if (msg.key) task.resolve(Buffer.from(msg.key.buffer, msg.key.byteOffset, msg.key.byteLength));
         else task.reject(new Error(msg.error ?? 'pbkdf2 failed'));
         this.dispatch();
@@ -130,6 +239,7 @@ export class Pbkdf2Pool {
     );
     const retire = (err: Error) => {
       started();
+      this.started.delete(worker);
       const index = this.workers.indexOf(slot);
       if (index < 0) return;
       this.workers.splice(index, 1);

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig, parseDatabaseUrl } from './app.config';
 
@@ -28,6 +28,17 @@ describe('AppConfig', () => {
     expect(() => new AppConfig({ DATA_DIR: dir, SQLITE_SYNCHRONOUS: 'off' })).toThrow(
       /SQLITE_SYNCHRONOUS must be normal or full/,
     );
+    for (const bad of ['0', '65', 'two', '1.5'])
+      expect(() => new AppConfig({ DATA_DIR: dir, PASSWORD_HASH_THREADS: bad })).toThrow(
+        /PASSWORD_HASH_THREADS must be an integer between 1 and 64/,
+      );
+  });
+
+  it('hashes passwords on one core fewer than the machine has, unless PASSWORD_HASH_THREADS says', () => {
+    expect(new AppConfig({ DATA_DIR: dir }).passwordHashThreads).toBe(
+      Math.max(1, availableParallelism() - 1),
+    );
+    expect(new AppConfig({ DATA_DIR: dir, PASSWORD_HASH_THREADS: '3' }).passwordHashThreads).toBe(3);
   });
 
   it('parses the DATABASE_URL forms', () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { defaultHashThreads } from '../auth/pbkdf2-pool';
 import { ConfigError, validateEnv } from './validate-env';
 
 /**
@@ -58,6 +59,12 @@ export class AppEnv {
   @Min(1000, { message: 'PASSWORD_ITERATIONS must be at least 1000' })
   PASSWORD_ITERATIONS: number = 1_000_000;
 
+  @IsOptional()
+  @IsInt({ message: 'PASSWORD_HASH_THREADS must be an integer between 1 and 64' })
+  @Min(1, { message: 'PASSWORD_HASH_THREADS must be an integer between 1 and 64' })
+  @Max(64, { message: 'PASSWORD_HASH_THREADS must be an integer between 1 and 64' })
+  PASSWORD_HASH_THREADS?: number;
+
   @IsInt()
   @Min(60, { message: 'SESSION_COOKIE_AGE must be at least 60 (seconds)' })
   SESSION_COOKIE_AGE: number = 14 * 24 * 3600;
@@ -105,6 +112,8 @@ export class AppConfig {
   readonly logFormat: 'text' | 'json';
   readonly trustProxy: boolean;
   readonly passwordIterations: number;
+  /** Threads hashing passwords at once (default: one core fewer than the machine has, at least 1). */
+  readonly passwordHashThreads: number;
   readonly sessionCookieAge: number;
   readonly loginMaxFailures: number;
   readonly loginFailureWindowSeconds: number;
@@ -128,6 +137,7 @@ export class AppConfig {
     this.logFormat = parsed.LOG_FORMAT as 'text' | 'json';
     this.trustProxy = parsed.TRUST_PROXY;
     this.passwordIterations = parsed.PASSWORD_ITERATIONS;
+    this.passwordHashThreads = parsed.PASSWORD_HASH_THREADS ?? defaultHashThreads();
     this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
     this.loginMaxFailures = parsed.LOGIN_MAX_FAILURES;
     this.loginFailureWindowSeconds = parsed.LOGIN_FAILURE_WINDOW;
