@@ -2,6 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import request from 'supertest';
+import { pbkdf2Pool } from '../src/auth/password-hasher';
 import { buildOpenApiDocument } from '../src/common/openapi';
 import { startApp, TestApp } from './support/app';
 import { anonymousCsrf, createUser } from './support/users';
@@ -142,6 +143,22 @@ describe('OpenAPI document and Prometheus metrics', () => {
         expect(metricValue(after, 'live_auth_logins_total', `{outcome="${outcome}"}`)).toBe(
           metricValue(before, 'live_auth_logins_total', `{outcome="${outcome}"}`) + 1,
         );
+    });
+
+    it('shows hashes waiting for a hashing thread', async () => {
+      const threads = pbkdf2Pool.threadCount;
+      const idle = await scrape();
+      expect(metricValue(idle, 'live_password_hashing_queued')).toBe(0);
+      expect(metricValue(idle, 'live_password_hashing_threads', '{state="idle"}')).toBe(threads);
+      // Two more derivations than threads, each ≈ 0.4 s: two wait while the scrape runs.
+      const burst = Array.from({ length: threads + 2 }, (_, i) =>
+        pbkdf2Pool.derive(`pw${i}`, 'salt', 2_000_000, 32, 'sha256'),
+      );
+      const busy = await scrape();
+      expect(metricValue(busy, 'live_password_hashing_queued')).toBe(2);
+      expect(metricValue(busy, 'live_password_hashing_threads', '{state="busy"}')).toBe(threads);
+      await Promise.all(burst);
+      expect(metricValue(await scrape(), 'live_password_hashing_queued')).toBe(0);
     });
   });
 });

@@ -137,6 +137,16 @@ export class Pbkdf2Pool {
     this.dispatch();
   }
 
+  /** Derivations waiting for a free thread (a login burst queues here). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Threads hashing right now. */
+  get busy(): number {
+    return this.workers.filter((w) => w.task !== null).length;
+  }
+
   /** What the kernel shows for each running thread: its nice value and scheduling policy. */
   threads(): HashingThread[] {
     return [...this.started.values()];
