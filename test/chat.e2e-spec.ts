@@ -1,5 +1,6 @@
 import request from 'supertest';
 import WebSocket from 'ws';
+import { ChannelLayer } from '../src/chat/channel-layer';
 import { ChatService } from '../src/chat/chat.service';
 import { RetentionJob } from '../src/chat/retention.job';
 import { HistoryService } from '../src/chat/history.service';
@@ -300,6 +301,31 @@ describe.each(databaseVariants({ redis: true }))('chat over WebSocket on $name',
       await seed.close();
       const after = await nextOfType<{ members: string[]; count: number }>(boss, 'presence');
       expect(after).toMatchObject({ members: ['Big Boss'], count: 1 });
+    });
+
+    it('announces a burst of joins to a room once per window, and presence still counts them all', async () => {
+      const layer = t.app.get(ChannelLayer);
+      const groupSend = jest.spyOn(layer, 'groupSend');
+      try {
+        const watcher = await connectV1('/chat/burst/?history=0');
+        await watcher.nextJson(); // welcome
+        await watcher.nextJson(); // empty history
+        await eventually(async () => groupSend.mock.calls.length > 0);
+        groupSend.mockClear();
+        const joiners = await Promise.all(Array.from({ length: 12 }, () => connect('/chat/burst/')));
+        await Promise.all(joiners.map((j) => j.next()));
+        await eventually(async () => {
+          const f = await nextOfType<{ count: number }>(watcher, 'presence');
+          return f.count === 13;
+        });
+        const notices = groupSend.mock.calls.filter(
+          ([room, event]) => room === 'burst' && event.kind === 'presence',
+        );
+        expect(notices.length).toBeGreaterThanOrEqual(1);
+        expect(notices.length).toBeLessThan(12);
+      } finally {
+        groupSend.mockRestore();
+      }
     });
 
     it('answers a malformed v1 frame with an error frame, without closing', async () => {

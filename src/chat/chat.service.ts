@@ -32,6 +32,7 @@ export interface ChatJoin {
 }
 
 const PRESENCE_DEBOUNCE_MS = 50;
+const PRESENCE_ANNOUNCE_MS = 20;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -44,6 +45,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Chat');
   private readonly rooms = new Map<string, Set<ChatClient>>();
   private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly pendingAnnouncements = new Set<string>();
   private pingTimer: NodeJS.Timeout | null = null;
   readonly ids = new MessageIdGenerator(0);
   private shuttingDown = false;
@@ -295,8 +297,22 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       .catch((err: Error) => this.logError('presence_leave_failed', client.room, err));
   }
 
+  /**
+   * A burst of connections joins a room many times within milliseconds (one per event-loop turn);
+   * one notice per room per PRESENCE_ANNOUNCE_MS is enough, receivers debounce their presence frame
+   * anyway: on Redis, one PUBLISH per room per window instead of one per connection.
+   */
   private announcePresence(room: string): void {
-    this.layer.groupSend(room, { kind: 'presence', room });
+    if (this.pendingAnnouncements.size === 0)
+      setTimeout(() => this.flushAnnouncements(), PRESENCE_ANNOUNCE_MS);
+    this.pendingAnnouncements.add(room);
+  }
+
+  private flushAnnouncements(): void {
+    const rooms = [...this.pendingAnnouncements];
+    this.pendingAnnouncements.clear();
+    if (this.shuttingDown) return;
+    for (const room of rooms) this.layer.groupSend(room, { kind: 'presence', room });
   }
 
   /** Joins and leaves come in bursts: one presence frame per room per 50 ms is enough. */

@@ -54,11 +54,12 @@ export class RedisPresence extends PresenceTracker {
   async join(room: string, connectionId: string, name: string): Promise<void> {
     await this.local.join(room, connectionId, name);
     if (!this.up) return;
-    await this.redis
-      .multi()
-      .hset(this.roomKey(room), `${this.instanceId}/${connectionId}`, name)
-      .sadd(this.roomsKey, room)
-      .exec();
+    // Two plain commands rather than MULTI: auto-pipelining batches them with the other joins of
+    // the same turn. The rooms set is only an index; onReady rewrites both after an outage.
+    await Promise.all([
+      this.redis.hset(this.roomKey(room), `${this.instanceId}/${connectionId}`, name),
+      this.redis.sadd(this.roomsKey, room),
+    ]);
   }
 
   async leave(room: string, connectionId: string): Promise<void> {
