@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, MoreThan, Repository } from 'typeorm';
 import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
@@ -26,26 +26,23 @@ function toMessage(row: ChatMessageEntity): ChatMessage {
  * database with what is still queued, so a reader never sees a gap while a batch is in flight.
  */
 @Injectable()
-export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
+export class HistoryService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ChatHistory');
   private pending: ChatMessage[] = [];
   private inFlight: ChatMessage[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private failures = 0;
+  private stopped = false;
 
   constructor(
     @InjectRepository(ChatMessageEntity) private readonly repo: Repository<ChatMessageEntity>,
     private readonly config: ChatConfig,
   ) {}
 
-  onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush(), this.config.historyFlushMs);
-    this.timer.unref();
-  }
-
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     // Pending writes are flushed before the database closes.
     for (let attempt = 0; attempt < 3 && (this.pending.length > 0 || this.flushing); attempt++)
@@ -54,12 +51,26 @@ export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
 
   append(message: ChatMessage): void {
     this.pending.push(message);
+    this.scheduleFlush();
     if (this.pending.length > MAX_PENDING) {
       const dropped = this.pending.splice(0, this.pending.length - MAX_PENDING);
       this.logger.error(
         JSON.stringify({ event: 'history_overflow', dropped: dropped.length, firstId: dropped[0].id }),
       );
     }
+  }
+
+  /**
+   * Armed by the first message of a batch (and after a failed write), not an interval: an idle
+   * server does not wake up every CHAT_HISTORY_FLUSH_MS for nothing.
+   */
+  private scheduleFlush(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, this.config.historyFlushMs);
+    this.timer.unref();
   }
 
   /** Writes everything queued so far; concurrent callers share one flush. */
@@ -94,6 +105,7 @@ export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
             }),
           );
         }
+        this.scheduleFlush(); // retried until the database answers again
         return;
       }
     }
