@@ -103,7 +103,7 @@ export class Pbkdf2Pool {
   private readonly workers: PoolWorker[] = [];
   private readonly queue: Task[] = [];
   private nextId = 1;
-  /** What each started thread reported, by thread id (empty off Linux). */
+  /** What each started thread reported about itself (nulls off Linux). */
   private readonly started = new Map<Worker, HashingThread>();
   private warnedProblem = false;
   private readonly nice: number;
