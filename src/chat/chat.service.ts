@@ -46,6 +46,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   private readonly rooms = new Map<string, Set<ChatClient>>();
   private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
   private readonly pendingAnnouncements = new Set<string>();
+  private announceTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   readonly ids = new MessageIdGenerator(0);
   private shuttingDown = false;
@@ -76,6 +77,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     this.shuttingDown = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const t of this.presenceTimers.values()) clearTimeout(t);
+    if (this.announceTimer) clearTimeout(this.announceTimer);
     for (const members of this.rooms.values()) {
       for (const c of members) c.ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
     }
@@ -303,12 +305,12 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
    * anyway: on Redis, one PUBLISH per room per window instead of one per connection.
    */
   private announcePresence(room: string): void {
-    if (this.pendingAnnouncements.size === 0)
-      setTimeout(() => this.flushAnnouncements(), PRESENCE_ANNOUNCE_MS);
     this.pendingAnnouncements.add(room);
+    this.announceTimer ??= setTimeout(() => this.flushAnnouncements(), PRESENCE_ANNOUNCE_MS);
   }
 
   private flushAnnouncements(): void {
+    this.announceTimer = null;
     const rooms = [...this.pendingAnnouncements];
     this.pendingAnnouncements.clear();
     if (this.shuttingDown) return;

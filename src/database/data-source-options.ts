@@ -21,7 +21,7 @@ export function buildDataSourceOptions(target: DatabaseTarget): DataSourceOption
     type: 'better-sqlite3',
     database: target.path,
     // WAL lets readers (history, sessions) run while a batch of writes commits. better-sqlite3 is
-    // synchronous: with synchronous=FULL every commit (a history batch every 25 ms, two per login)
+    // synchronous: with synchronous=FULL every commit (a history batch per 25 ms of chat traffic, two per login)
     // waits for an fsync on the event loop; NORMAL leaves that to checkpoints.
     prepareDatabase: (db: { pragma(sql: string): unknown }) => {
       db.pragma('journal_mode = WAL');
