@@ -21,7 +21,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   });
   const express = app.getHttpAdapter().getInstance();
   express.disable('x-powered-by');
-  if (config.trustProxy) app.set('trust proxy', true);
+  // A hop count, not `true`: Express then takes the address the trusted proxy appended (right-most),
+  // not the left-most one that any client can write into X-Forwarded-For.
+  if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
   // Django's ALLOWED_HOSTS: refuse requests for hosts this site does not serve.
   app.use((req: Request, res: Response, next: NextFunction) => {
     // ACME http-01 validation asks for the domain being certified, which may not be listed yet.

@@ -42,7 +42,7 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
 
   async validate(req: LiveRequest, username: string, password: string): Promise<User> {
     const address = req.ip ?? 'unknown';
-    const verdict = this.throttle.check(username, address);
+    const verdict = this.throttle.reserve(username, address);
     if (!verdict.allowed) {
       this.metrics.logins.inc({ outcome: 'throttled' });
       this.logger.warn(
@@ -59,15 +59,21 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }
-    const user = await this.users.authenticate(username, password);
+    let user: User | null;
+    try {
+      user = await this.users.authenticate(username, password);
+    } catch (err) {
+      this.throttle.release(verdict.attempt);
+      throw err;
+    }
     if (!user) {
+      // Already counted by reserve().
       this.metrics.logins.inc({ outcome: 'failure' });
-      this.throttle.recordFailure(username, address);
       this.logger.log(JSON.stringify({ event: 'login_failed', username, address }));
       throw new UnauthorizedException(INVALID_LOGIN);
     }
     this.metrics.logins.inc({ outcome: 'success' });
-    this.throttle.recordSuccess(username);
+    this.throttle.succeeded(verdict.attempt);
     return user;
   }
 }

@@ -16,9 +16,6 @@ interface Identity {
   name: string;
 }
 
-const IDENTITY_TTL_MS = 5_000;
-const IDENTITY_CACHE_MAX = 50_000;
-
 function offeredProtocols(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   return typeof header === 'string' ? header.split(',').map((p) => p.trim()) : [];
@@ -30,8 +27,13 @@ function offeredProtocols(req: IncomingMessage): string[] {
  */
 @Injectable()
 export class ChatUpgradeHandler {
-  /** Reconnect storms look the same session up many times; a few seconds of caching absorbs them. */
-  private readonly identities = new Map<string, { identity: Identity; expires: number }>();
+  /**
+   * Lookups of one session key in flight. A reconnect storm asks for the same session many times at
+   * once: those share one database read. Nothing is kept after it returns, so a logout, a
+   * deactivation or a new password (which delete sessions) is seen by the very next handshake, on
+   * every instance, as Channels' AuthMiddleware does by reading the session on every connect.
+   */
+  private readonly lookups = new Map<string, Promise<Identity>>();
 
   constructor(
     private readonly app: AppConfig,
@@ -40,6 +42,9 @@ export class ChatUpgradeHandler {
   ) {}
 
   async check(req: IncomingMessage): Promise<UpgradeVerdict> {
+    // Django's ALLOWED_HOSTS, as for every HTTP request: a handshake is an HTTP request too.
+    if (!this.app.isAllowedHost(req.headers.host))
+      return { ok: false, status: 400, message: 'Invalid Host header' };
     const url = new URL(req.url ?? '/', 'http://localhost');
     const match = CHAT_PATH.exec(url.pathname);
     if (!match)
@@ -71,7 +76,18 @@ export class ChatUpgradeHandler {
     const since = this.intParam(url, 'since', Number.MAX_SAFE_INTEGER);
     if (since === 'bad')
       return { ok: false, status: 400, message: 'since must be a message id (a non-negative integer)' };
-    const identity = await this.identify(req);
+    let identity: Identity;
+    try {
+      identity = await this.identify(req);
+    } catch (err) {
+      // The session cannot be read: greeting a logged-in user as anonymous would be wrong; the
+      // client retries (the chat page reconnects with backoff).
+      return {
+        ok: false,
+        status: 503,
+        message: `Database unavailable: the session could not be read (${(err as Error).message})`,
+      };
+    }
     return {
       ok: true,
       join: { room, ...identity, v1: offeredProtocols(req).includes(LIVE_V1), history, since },
@@ -95,19 +111,20 @@ export class ChatUpgradeHandler {
     return n > max ? 'bad' : n;
   }
 
-  private async identify(req: IncomingMessage): Promise<Identity> {
+  private identify(req: IncomingMessage): Promise<Identity> {
     const anonymous = { userId: null, name: ANONYMOUS_NAME };
     const header = req.headers.cookie;
-    if (!header) return anonymous;
+    if (!header) return Promise.resolve(anonymous);
     const key = parseCookies(header)[SESSION_COOKIE];
-    if (!key) return anonymous;
-    const now = Date.now();
-    const cached = this.identities.get(key);
-    if (cached && cached.expires > now) return cached.identity;
-    const user = await this.sessions.userFor(key);
-    const identity = user ? { userId: user.id, name: displayName(user) } : anonymous;
-    if (this.identities.size >= IDENTITY_CACHE_MAX) this.identities.clear();
-    this.identities.set(key, { identity, expires: now + IDENTITY_TTL_MS });
-    return identity;
+    if (!key) return Promise.resolve(anonymous);
+    let lookup = this.lookups.get(key);
+    if (!lookup) {
+      lookup = this.sessions
+        .userFor(key)
+        .then((user): Identity => (user ? { userId: user.id, name: displayName(user) } : anonymous))
+        .finally(() => this.lookups.delete(key));
+      this.lookups.set(key, lookup);
+    }
+    return lookup;
   }
 }

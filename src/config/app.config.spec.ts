@@ -24,6 +24,11 @@ describe('AppConfig', () => {
     expect(() => new AppConfig({ DATA_DIR: dir, DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must be/);
     expect(() => new AppConfig({ DATA_DIR: dir, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
     expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
+    expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '12' })).toThrow(/TRUST_PROXY/);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'true' }).trustProxyHops).toBe(1);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'off' }).trustProxyHops).toBe(0);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '2' }).trustProxyHops).toBe(2);
+    expect(new AppConfig({ DATA_DIR: dir }).trustProxyHops).toBe(0);
     expect(() => new AppConfig({ DATA_DIR: dir, SECRET_KEY: 'short' })).toThrow(/SECRET_KEY/);
     expect(() => new AppConfig({ DATA_DIR: dir, SQLITE_SYNCHRONOUS: 'off' })).toThrow(
       /SQLITE_SYNCHRONOUS must be normal or full/,

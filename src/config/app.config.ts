@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { defaultHashThreads } from '../auth/pbkdf2-pool';
 import { ConfigError, validateEnv } from './validate-env';
 
@@ -52,8 +52,11 @@ export class AppEnv {
   @IsIn(['text', 'json'], { message: 'LOG_FORMAT must be text or json' })
   LOG_FORMAT: string = 'text';
 
-  @IsBoolean({ message: 'TRUST_PROXY must be true or false' })
-  TRUST_PROXY: boolean = false;
+  /** false/true, or how many proxies stand in front (true = 1: the one that appended the last address). */
+  @Matches(/^(true|false|yes|no|on|off|[0-9])$/i, {
+    message: 'TRUST_PROXY must be true, false, or the number of proxies in front (0-9)',
+  })
+  TRUST_PROXY: string = 'false';
 
   @IsInt()
   @Min(1000, { message: 'PASSWORD_ITERATIONS must be at least 1000' })
@@ -90,6 +93,14 @@ export function parseDatabaseUrl(url: string | undefined, dataDir: string): Data
   return { type: 'sqlite', path: path === ':memory:' ? path : isAbsolute(path) ? path : resolve(path) };
 }
 
+/** TRUST_PROXY: yes/no words mean one proxy or none; a digit is the number of proxies. */
+export function parseTrustProxy(value: string): number {
+  const v = value.toLowerCase();
+  if (['true', 'yes', 'on'].includes(v)) return 1;
+  if (['false', 'no', 'off'].includes(v)) return 0;
+  return Number(v);
+}
+
 /** Reads the secret from the data folder, creating it (mode 600) on first run. */
 function loadOrCreateSecret(dataDir: string): string {
   const file = resolve(dataDir, 'secret_key');
@@ -110,7 +121,12 @@ export class AppConfig {
   readonly allowedHosts: string[];
   readonly logLevel: LogLevelName;
   readonly logFormat: 'text' | 'json';
-  readonly trustProxy: boolean;
+  /**
+   * How many reverse proxies stand in front of live (0: none). The client address is the one the
+   * outermost trusted proxy saw: counted from the right of X-Forwarded-For, never the left-most
+   * entry, which the client writes itself.
+   */
+  readonly trustProxyHops: number;
   readonly passwordIterations: number;
   /** Threads hashing passwords at once (default: one core fewer than the machine has, at least 1). */
   readonly passwordHashThreads: number;
@@ -135,7 +151,7 @@ export class AppConfig {
       .filter(Boolean);
     this.logLevel = parsed.LOG_LEVEL as LogLevelName;
     this.logFormat = parsed.LOG_FORMAT as 'text' | 'json';
-    this.trustProxy = parsed.TRUST_PROXY;
+    this.trustProxyHops = parseTrustProxy(parsed.TRUST_PROXY);
     this.passwordIterations = parsed.PASSWORD_ITERATIONS;
     this.passwordHashThreads = parsed.PASSWORD_HASH_THREADS ?? defaultHashThreads();
     this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
