@@ -1,4 +1,6 @@
+import { pbkdf2Sync } from 'node:crypto';
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import { createTestDatabase } from './support/app';
 import { LiveInstance, startInstance } from './support/instances';
 import { eventually, openWs, WsClient } from './support/ws';
@@ -178,4 +180,43 @@ describeCluster('cluster: three live processes on PostgreSQL and Redis', () => {
     // Two instances running the same tick would log within milliseconds of each other.
     for (let k = 1; k < starts.length; k++) expect(starts[k].at - starts[k - 1].at).toBeGreaterThan(900);
   }, 20_000);
+
+  it('a logout on one instance makes the session anonymous on the next handshake to any other', async () => {
+    // A user as Django would store it (PASSWORD_ITERATIONS of the instances does not matter to verify).
+    const salt = 'clustersalt0123456789';
+    const hash = pbkdf2Sync('cluster-pass', salt, 1000, 32, 'sha256').toString('base64');
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    await pg.query(
+      `INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
+         is_active, date_joined) VALUES ($1, false, 'roamer', 'Road', 'Runner', '', false, true, now())`,
+      [`pbkdf2_sha256$1000$${salt}$${hash}`],
+    );
+    await pg.end();
+    const [a, b, c] = instances;
+    const csrfRes = await fetch(`${a.baseUrl}/auth/csrf`);
+    const csrf = ((await csrfRes.json()) as { csrfToken: string }).csrfToken;
+    const loginRes = await fetch(`${a.baseUrl}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `csrftoken=${csrf}`, 'x-csrftoken': csrf },
+      body: JSON.stringify({ username: 'roamer', password: 'cluster-pass' }),
+    });
+    expect(loginRes.status).toBe(200);
+    const sessionid = /sessionid=([a-z0-9]+)/.exec(loginRes.headers.getSetCookie().join(';'))![1];
+    const newCsrf = /csrftoken=([A-Za-z0-9_-]+)/.exec(loginRes.headers.getSetCookie().join(';'))![1];
+    const cookie = `sessionid=${sessionid}; csrftoken=${newCsrf}`;
+    const onB = await openWs(`${b.wsUrl}/chat/roaming/`, { headers: { Cookie: cookie } });
+    expect(await onB.next()).toBe('Bienvenue Road Runner !');
+    await onB.close();
+    const logout = await fetch(`${a.baseUrl}/auth/logout`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrftoken': newCsrf },
+    });
+    expect(logout.status).toBe(204);
+    for (const other of [b, c]) {
+      const after = await openWs(`${other.wsUrl}/chat/roaming/`, { headers: { Cookie: cookie } });
+      expect(await after.next()).toBe('Bienvenue Anonymous troll !');
+      await after.close();
+    }
+  });
 });
