@@ -16,6 +16,28 @@ interface Identity {
   name: string;
 }
 
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The checks `ws` makes before accepting a handshake, made first so that a refusal carries the same
+ * JSON body as every other (ws answers them in plain text).
+ */
+function malformedHandshake(req: IncomingMessage): string | null {
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !WS_KEY.test(key.trim()))
+    return 'Missing or invalid Sec-WebSocket-Key header';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '8' && version !== '13') return 'Sec-WebSocket-Version must be 13';
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols !== undefined) {
+    const offered = protocols.split(',').map((p) => p.trim());
+    if (offered.some((p) => !TOKEN.test(p)) || new Set(offered).size !== offered.length)
+      return 'Invalid Sec-WebSocket-Protocol header';
+  }
+  return null;
+}
+
 function offeredProtocols(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   return typeof header === 'string' ? header.split(',').map((p) => p.trim()) : [];
@@ -45,6 +67,8 @@ export class ChatUpgradeHandler {
     // Django's ALLOWED_HOSTS, as for every HTTP request: a handshake is an HTTP request too.
     if (!this.app.isAllowedHost(req.headers.host))
       return { ok: false, status: 400, message: 'Invalid Host header' };
+    const malformed = malformedHandshake(req);
+    if (malformed) return { ok: false, status: 400, message: malformed };
     const url = new URL(req.url ?? '/', 'http://localhost');
     const match = CHAT_PATH.exec(url.pathname);
     if (!match)
