@@ -5,6 +5,12 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { ChatWsAdapter } from './chat/chat-ws.adapter';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import {
+  answerClientErrorsAsJson,
+  isAcmeChallengeRequest,
+  jsonBodyParser,
+  rejectHostileInput,
+} from './common/request-hardening';
 import { setupOpenApi } from './common/openapi';
 import { PAGE_CSP, publicDir } from './common/public-files';
 import { AppConfig } from './config/app.config';
@@ -26,12 +32,16 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
   // Django's ALLOWED_HOSTS: refuse requests for hosts this site does not serve.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    // ACME http-01 validation asks for the domain being certified, which may not be listed yet.
-    if (config.isAllowedHost(req.headers.host) || req.path.startsWith('/.well-known/acme-challenge/'))
-      return next();
+    // ACME http-01 validation asks for the domain being certified, which may not be listed yet:
+    // exempt exactly GET /.well-known/acme-challenge/<token>, never a path that normalizes elsewhere.
+    if (config.isAllowedHost(req.headers.host) || isAcmeChallengeRequest(req)) return next();
     res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'Invalid Host header' });
   });
-  app.useBodyParser('json', { limit: '1mb' });
+  // JSON bodies (1 MB, gzip/deflate/br accepted, parser errors as 4xx), then the input rules that
+  // hold before any guard or pipe: nesting depth, NUL, prototype keys (src/common/request-hardening.ts).
+  app.use(jsonBodyParser());
+  app.use(rejectHostileInput);
+  answerClientErrorsAsJson(app.getHttpServer());
   servePublicFiles(app);
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(
@@ -39,10 +49,15 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
       whitelist: true,
       forbidNonWhitelisted: true,
       transform: true,
+      // One message per rule broken (a field's @IsInt/@Min/@Max often share their message).
       exceptionFactory: (errors) =>
-        new BadRequestException(
-          errors.flatMap((e) => Object.values(e.constraints ?? { [e.property]: `${e.property} is invalid` })),
-        ),
+        new BadRequestException([
+          ...new Set(
+            errors.flatMap((e) =>
+              Object.values(e.constraints ?? { [e.property]: `${e.property} is invalid` }),
+            ),
+          ),
+        ]),
     }),
   );
   app.useWebSocketAdapter(new ChatWsAdapter(app));

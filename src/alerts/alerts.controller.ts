@@ -2,16 +2,14 @@ import { ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
 import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
 import { StaffGuard } from '../auth/guards';
+import { Optional, toInt } from '../common/validation';
 import { AlertResult, AlertsService, AlertView } from './alerts.service';
-
-const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value;
 
 export class AlertsQuery {
   @ApiPropertyOptional({ type: Number, minimum: 1, maximum: 500, default: 50 })
-  @IsOptional()
+  @Optional()
   @Transform(toInt)
   @IsInt({ message: 'limit must be an integer 1..500' })
   @Min(1, { message: 'limit must be an integer 1..500' })

@@ -6,6 +6,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
+import { IdPipe } from '../common/validation';
 import { AdminUserDoc, UserListDoc } from './users.api';
 import {
   BadRequestException,
@@ -16,7 +17,6 @@ import {
   HttpCode,
   NotFoundException,
   Param,
-  ParseIntPipe,
   Patch,
   Post,
   Query,
@@ -28,7 +28,8 @@ import { AdminUserView, User } from './user.entity';
 import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
 import { toAdminView, UsersService } from './users.service';
 
-const idPipe = new ParseIntPipe({ exceptionFactory: () => new BadRequestException('id must be an integer') });
+/** Ids are int4 primary keys: 1 to 2147483647, anything else is a 400 before the database. */
+const idPipe = new IdPipe();
 
 @ApiTags('admin: users')
 @ApiErrors(...STAFF_ERRORS)

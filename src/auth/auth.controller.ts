@@ -7,7 +7,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { AppConfig } from '../config/app.config';
 import { CSRF_COOKIE, LiveRequest, SESSION_COOKIE } from './auth.types';
-import { newCsrfToken, setCsrfCookie } from './csrf';
+import { CsrfAlways, newCsrfToken, setCsrfCookie } from './csrf';
 import { AuthenticatedGuard } from './guards';
 import { LoginBodyGuard } from './login-body.guard';
 import { SessionStore } from './session.store';
@@ -40,6 +40,7 @@ export class AuthController {
   @ApiOkResponse({ type: PublicUserDoc })
   @ApiErrors(400, 401, 403, 429)
   @HttpCode(200)
+  @CsrfAlways()
   @UseGuards(LoginBodyGuard, AuthGuard('local'))
   async login(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<PublicUser> {
     const user = req.user as User;

@@ -5,7 +5,6 @@ import {
   IsEmail,
   IsIn,
   IsInt,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -14,6 +13,7 @@ import {
   MinLength,
   ValidateIf,
 } from 'class-validator';
+import { INT4_MAX, Optional, toInt } from '../common/validation';
 
 /** Django's UnicodeUsernameValidator: letters, digits and @.+-_ ; at most 150. */
 export const USERNAME_PATTERN = /^[\p{L}\p{N}\p{M}_.@+-]{1,150}$/u;
@@ -39,120 +39,121 @@ export class CreateUserDto {
 
   @ApiPropertyOptional({ type: String })
   /** Omitted → an unusable password (Django's set_unusable_password). */
-  @IsOptional()
+  @Optional()
   @IsString()
   @MinLength(1)
   @MaxLength(4096)
   password?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @ValidateIf((_o, v) => v !== '')
   @IsEmail({}, { message: 'email must be an email address' })
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(150)
   firstName?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(150)
   lastName?: string;
 
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   isStaff?: boolean;
 
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   isSuperuser?: boolean;
 
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   isActive?: boolean;
 }
 
 export class UpdateUserDto {
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MinLength(1)
   @MaxLength(4096)
   password?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @ValidateIf((_o, v) => v !== '')
   @IsEmail({}, { message: 'email must be an email address' })
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(150)
   firstName?: string;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(150)
   lastName?: string;
 
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   isStaff?: boolean;
 
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   isSuperuser?: boolean;
 
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   isActive?: boolean;
 }
 
 export class ListUsersQuery {
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(150)
   search?: string;
 
   @ApiPropertyOptional({ type: Number })
-  @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
+  @Optional()
+  @Transform(toInt)
   @IsInt({ message: 'limit must be an integer from 1 to 500' })
   @Min(1, { message: 'limit must be an integer from 1 to 500' })
   @Max(500, { message: 'limit must be an integer from 1 to 500' })
   limit?: number;
 
   @ApiPropertyOptional({ type: Number })
-  @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
-  @IsInt({ message: 'offset must be a non-negative integer' })
-  @Min(0, { message: 'offset must be a non-negative integer' })
+  @Optional()
+  @Transform(toInt)
+  @IsInt({ message: `offset must be an integer from 0 to ${INT4_MAX}` })
+  @Min(0, { message: `offset must be an integer from 0 to ${INT4_MAX}` })
+  @Max(INT4_MAX, { message: `offset must be an integer from 0 to ${INT4_MAX}` })
   offset?: number;
 
   @ApiPropertyOptional({ type: String })
-  @IsOptional()
+  @Optional()
   @IsIn(['username', 'id', 'dateJoined'])
   ordering?: string;
 }

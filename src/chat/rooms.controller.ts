@@ -2,24 +2,26 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags 
 import { ApiErrors } from '../common/openapi';
 import { BadRequestException, Controller, Get, Param, Query } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
+import { MESSAGE_ID_MAX, Optional, toInt } from '../common/validation';
 import { ChatMessage, ROOM_PATTERN } from './chat.protocol';
 import { HistoryService } from './history.service';
 import { PresenceTracker } from './presence';
 
-const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+/** Message ids are bigint columns, made and compared as JavaScript numbers: at most 2^53 - 1. */
+const BEFORE_MESSAGE = `before must be a message id (an integer from 0 to ${MESSAGE_ID_MAX})`;
 
 export class MessagesQuery {
   @ApiPropertyOptional({ type: Number })
-  @IsOptional()
+  @Optional()
   @Transform(toInt)
-  @IsInt({ message: 'before must be a message id (a non-negative integer)' })
-  @Min(0, { message: 'before must be a message id (a non-negative integer)' })
+  @IsInt({ message: BEFORE_MESSAGE })
+  @Min(0, { message: BEFORE_MESSAGE })
+  @Max(MESSAGE_ID_MAX, { message: BEFORE_MESSAGE })
   before?: number;
 
   @ApiPropertyOptional({ type: Number })
-  @IsOptional()
+  @Optional()
   @Transform(toInt)
   @IsInt({ message: 'limit must be an integer from 1 to 500' })
   @Min(1, { message: 'limit must be an integer from 1 to 500' })

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BadRequestException, Controller, Get, Header, NotFoundException, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { ApiErrors } from '../../common/openapi';
 import { CertsConfig } from './certs.config';
 
@@ -18,17 +19,21 @@ export class AcmeChallengeController {
   constructor(private readonly config: CertsConfig) {}
 
   @Get(':token')
-  @Header('Content-Type', 'text/plain; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'An http-01 challenge response written by certbot (public)' })
+  @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'the key authorization, as text' })
   @ApiErrors(400, 404)
-  async challenge(@Param('token') token: string): Promise<string> {
+  async challenge(@Param('token') token: string, @Res({ passthrough: true }) res: Response): Promise<string> {
     if (!TOKEN_PATTERN.test(token)) throw new BadRequestException('Invalid ACME token');
+    let text: string;
     try {
-      return await readFile(join(this.config.webroot, '.well-known', 'acme-challenge', token), 'utf8');
+      text = await readFile(join(this.config.webroot, '.well-known', 'acme-challenge', token), 'utf8');
     } catch {
       throw new NotFoundException('No such ACME challenge');
     }
+    // Set here, not with @Header: that would label the JSON error bodies text/plain too.
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    return text;
   }
 }

@@ -1,27 +1,18 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  ParseIntPipe,
-  Post,
-  Query,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser } from '../../auth/current-user.decorator';
 import { StaffGuard } from '../../auth/guards';
 import { User } from '../../auth/user.entity';
 import { ApiErrors, STAFF_ERRORS } from '../../common/openapi';
+import { IdPipe } from '../../common/validation';
 import { CertInfo } from './cert-inventory.service';
 import { CertRun } from './cert-run.entity';
 import { CertsConfig } from './certs.config';
 import { ObtainCertDto, RenewCertsDto, RunsQuery } from './certs.dto';
 import { CertsService } from './certs.service';
 
-const idPipe = new ParseIntPipe({ exceptionFactory: () => new BadRequestException('id must be an integer') });
+/** Ids are int4 primary keys: 1 to 2147483647, anything else is a 400 before the database. */
+const idPipe = new IdPipe();
 
 @ApiTags('admin: certificates')
 @ApiErrors(...STAFF_ERRORS)

@@ -8,12 +8,12 @@ import {
   IsBoolean,
   IsEmail,
   IsInt,
-  IsOptional,
   IsString,
   Matches,
   Max,
   Min,
 } from 'class-validator';
+import { Optional, toInt } from '../../common/validation';
 
 /** A DNS hostname with at least two labels; no wildcard (http-01 cannot validate one), no IP. */
 export const HOSTNAME_PATTERN =
@@ -36,22 +36,22 @@ export class ObtainCertDto {
   domains!: string[];
 
   @ApiPropertyOptional({ description: 'ACME account email (defaults to CERTBOT_EMAIL)' })
-  @IsOptional()
+  @Optional()
   @IsEmail({}, { message: 'email must be an email address' })
   email?: string;
 }
 
 export class RenewCertsDto {
   @ApiPropertyOptional({ description: 'renew every certificate now, due or not (certbot --force-renewal)' })
-  @IsOptional()
+  @Optional()
   @IsBoolean({ message: 'force must be true or false' })
   force?: boolean;
 }
 
 export class RunsQuery {
   @ApiPropertyOptional({ type: Number, minimum: 1, maximum: 200, default: 20 })
-  @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
+  @Optional()
+  @Transform(toInt)
   @IsInt({ message: 'limit must be an integer from 1 to 200' })
   @Min(1, { message: 'limit must be an integer from 1 to 200' })
   @Max(200, { message: 'limit must be an integer from 1 to 200' })
