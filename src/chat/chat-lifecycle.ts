@@ -4,9 +4,10 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ChatService } from './chat.service';
 import { ChannelLayer } from './channel-layer';
 import { ChatConfig } from './chat.config';
+import { HistoryService } from './history.service';
 import { PresenceTracker } from './presence';
 
-/** Reports the channel layer in /health and /metrics, and closes its connections last on shutdown. */
+/** Reports the channel layer and history writes in /health and /metrics, and closes its connections last on shutdown. */
 @Injectable()
 export class ChatLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
@@ -16,6 +17,7 @@ export class ChatLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly health: HealthRegistry,
     private readonly metrics: MetricsService,
     private readonly chat: ChatService,
+    private readonly history: HistoryService,
   ) {}
 
   onModuleInit(): void {
@@ -31,6 +33,21 @@ export class ChatLifecycle implements OnModuleInit, OnApplicationShutdown {
       ['layer'],
       (set) => set(this.layer.state() === 'up' ? 1 : 0, { layer: this.config.redisUrl ? 'redis' : 'memory' }),
     );
+    // Not critical: chat goes on while history writes fail; queued messages are kept and retried.
+    this.health.register({
+      name: 'history',
+      critical: false,
+      check: async () => {
+        const w = this.history.historyWriteState();
+        if (w.state === 'ok') return { status: 'up' };
+        return {
+          status: 'degraded',
+          detail:
+            `history writes failing since ${w.since?.toISOString()}: ${w.lastError}; ` +
+            `${w.queued} messages queued, retried until the database takes them`,
+        };
+      },
+    });
     if (!this.config.redisUrl) return;
     // Not critical: without Redis each instance still serves its own sockets.
     this.health.register({

@@ -1,12 +1,14 @@
 import { DataSource } from 'typeorm';
 import { ChatConfig } from './chat.config';
 import { ChatMessageEntity } from './chat-message.entity';
-import { HistoryService } from './history.service';
+import { HistoryService, rowFault } from './history.service';
+import { MetricsService } from '../metrics/metrics.service';
 
 /** A throwaway in-memory SQLite database (synchronize is fine here: nothing is migrated or kept). */
 describe('HistoryService batching', () => {
   let db: DataSource;
   let history: HistoryService;
+  let metrics: MetricsService;
   const message = (id: number) => ({
     id,
     room: 'lobby',
@@ -27,9 +29,11 @@ describe('HistoryService batching', () => {
       synchronize: true,
     });
     await db.initialize();
+    metrics = new MetricsService();
     history = new HistoryService(
       db.getRepository(ChatMessageEntity),
       new ChatConfig({ CHAT_HISTORY_FLUSH_MS: '20' }),
+      metrics,
     );
   });
   afterEach(async () => {
@@ -62,5 +66,93 @@ describe('HistoryService batching', () => {
     await db.query('ALTER TABLE chat_message_away RENAME TO chat_message');
     await sleep(100);
     expect(await storedIds()).toEqual([7]);
+  });
+
+  const dropped = async () =>
+    (await metrics.chatHistoryDropped.get()).values.find((v) => v.labels.reason === 'rejected')?.value;
+  const quietLogger = () => {
+    const spy = jest.spyOn(
+      (history as unknown as { logger: { error: (m: string) => void } }).logger,
+      'error',
+    );
+    spy.mockImplementation();
+    return spy;
+  };
+
+  it('splits a batch the database refuses: every good row lands, the bad one is dropped once', async () => {
+    const logged = quietLogger();
+    // A row SQLite itself refuses (the pre-checks cannot know it): an id that is already taken.
+    await db.getRepository(ChatMessageEntity).insert({
+      id: 500,
+      room: 'lobby',
+      userId: null,
+      name: 'x',
+      text: 'first',
+      createdAt: new Date(),
+    });
+    for (let id = 1; id <= 40; id++) history.append(id === 17 ? message(500) : message(id));
+    await history.flush();
+    const expected = [...Array.from({ length: 40 }, (_, i) => i + 1).filter((id) => id !== 17), 500];
+    expect(await storedIds()).toEqual(expected);
+    expect(await dropped()).toBe(1);
+    const drops = logged.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('history_row_dropped'));
+    expect(drops).toHaveLength(1);
+    expect(JSON.parse(drops[0])).toMatchObject({ event: 'history_row_dropped', id: 500, room: 'lobby' });
+    expect(history.historyWriteState().state).toBe('ok');
+    // Not retried: the next batch lands on its own.
+    history.append(message(41));
+    await history.flush();
+    expect(await storedIds()).toContain(41);
+    expect(await dropped()).toBe(1);
+  });
+
+  it('refuses NUL and over-long values before queueing, the same on every engine', async () => {
+    quietLogger();
+    history.append({ ...message(1), text: 'a\u0000b' });
+    history.append({ ...message(2), name: 'n'.repeat(301) });
+    history.append({ ...message(3), name: '😀'.repeat(300) }); // 300 characters, 600 UTF-16 units: fits
+    history.append(message(4));
+    await history.flush();
+    expect(await storedIds()).toEqual([3, 4]);
+    expect(await dropped()).toBe(2);
+  });
+
+  it('a full disk is an outage, not a bad row: nothing dropped, state failing, retried until space is back', async () => {
+    const logged = quietLogger();
+    history.append(message(1));
+    await history.flush();
+    const [{ page_count: pages }] = (await db.query('PRAGMA page_count')) as { page_count: number }[];
+    await db.query(`PRAGMA max_page_count = ${pages}`);
+    for (let id = 2; id <= 400; id++) history.append({ ...message(id), text: 'x'.repeat(200) });
+    await sleep(100);
+    expect(await dropped()).toBe(0);
+    const failing = history.historyWriteState();
+    expect(failing.state).toBe('failing');
+    expect(failing.lastError).toMatch(/full/i);
+    expect(failing.queued).toBe(399);
+    expect(String(logged.mock.calls[0])).toMatch(/history_write_failed/);
+    // Reads still see the queued messages.
+    expect((await history.recent('lobby', 500)).length).toBe(400);
+    await db.query('PRAGMA max_page_count = 1073741823');
+    await sleep(150);
+    expect((await storedIds()).length).toBe(400);
+    expect(history.historyWriteState()).toMatchObject({ state: 'ok', lastError: null, queued: 0 });
+  });
+
+  it('classifies driver errors: the row, the database, or unknown', () => {
+    const err = (code: string) => Object.assign(new Error(code), { code });
+    expect(rowFault(err('22021'))).toBe('row'); // PostgreSQL: NUL in text
+    expect(rowFault(err('22001'))).toBe('row'); // PostgreSQL: value too long for varchar
+    expect(rowFault(err('23505'))).toBe('row');
+    expect(rowFault(err('SQLITE_CONSTRAINT_PRIMARYKEY'))).toBe('row');
+    expect(rowFault(err('08006'))).toBe('outage');
+    expect(rowFault(err('53100'))).toBe('outage'); // PostgreSQL: disk full
+    expect(rowFault(err('57P01'))).toBe('outage');
+    expect(rowFault(err('SQLITE_FULL'))).toBe('outage');
+    expect(rowFault(err('SQLITE_IOERR_WRITE'))).toBe('outage');
+    expect(rowFault(err('ECONNREFUSED'))).toBe('outage');
+    expect(rowFault(new Error('Connection terminated unexpectedly'))).toBe('unknown');
+    expect(rowFault(err('SQLITE_ERROR'))).toBe('unknown');
+    expect(rowFault({ driverError: { code: '22021' } })).toBe('row');
   });
 });

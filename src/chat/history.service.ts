@@ -5,10 +5,72 @@ import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatConfig } from './chat.config';
 import { ChatMessageEntity } from './chat-message.entity';
 import { ChatMessage } from './chat.protocol';
+import { MetricsService } from '../metrics/metrics.service';
 
 /** Past this many unsaved messages (the database is down), the oldest are dropped and logged. */
 const MAX_PENDING = 200_000;
 const MAX_BATCH = 1000;
+/** A probe of the table that takes longer than this counts as the database being unreachable. */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** The driver's code of an error: a PostgreSQL SQLSTATE, an SQLite code, or a Node.js errno name. */
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.code ?? e?.driverError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Whose fault a failed INSERT is. 'row': the values (PostgreSQL SQLSTATE classes 22 data exception
+ * such as NUL in text or a too long varchar, 23 constraint violation, 54 program limit; SQLite
+ * constraint, type mismatch, too big). 'outage': the database or its storage (no connection,
+ * timeouts, PostgreSQL 08/25/40/53/55/57/58/XX, SQLite full disk, I/O, busy, locked, read-only...).
+ * 'unknown': anything else, judged by whether the other rows of the batch land.
+ */
+export function rowFault(err: unknown): 'row' | 'outage' | 'unknown' {
+  const code = errorCode(err);
+  if (code === undefined) return 'unknown';
+  if (/^[0-9A-Z]{5}$/.test(code)) {
+    const cls = code.slice(0, 2);
+    if (cls === '22' || cls === '23' || cls === '54') return 'row';
+    if (['08', '25', '40', '53', '55', '57', '58', 'XX'].includes(cls)) return 'outage';
+    return 'unknown';
+  }
+  if (/^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code)) return 'row';
+  if (code.startsWith('SQLITE_')) return code === 'SQLITE_ERROR' ? 'unknown' : 'outage';
+  return 'outage'; // ECONNREFUSED, ETIMEDOUT, ECONNRESET...
+}
+
+/** Column sizes of chat_message (see its migration), in characters as PostgreSQL counts them. */
+const ROOM_CHARS = 100;
+const NAME_CHARS = 300;
+
+function tooLong(value: string, max: number): boolean {
+  if (value.length <= max) return false; // UTF-16 units ≥ code points
+  let n = 0;
+  for (const _ of value) if (++n > max) return true;
+  return false;
+}
+
+/**
+ * Why a message cannot be stored as it is, or null. Checked before queueing, identically on SQLite
+ * and PostgreSQL (SQLite would take these rows, PostgreSQL refuses them): a NUL character in any
+ * text column (PostgreSQL text cannot hold U+0000) or a value longer than its varchar column. Chat
+ * itself never sends such rows (ChatService refuses NUL texts and fits names to the column); this
+ * guards every other caller. What the database still refuses is handled by salvage().
+ */
+export function unstorable(m: ChatMessage): string | null {
+  if (m.text.includes('\u0000') || m.name.includes('\u0000') || m.room.includes('\u0000'))
+    return 'NUL (U+0000) character';
+  if (tooLong(m.name, NAME_CHARS)) return `name longer than ${NAME_CHARS} characters`;
+  if (tooLong(m.room, ROOM_CHARS)) return `room longer than ${ROOM_CHARS} characters`;
+  return null;
+}
+
+function halves<T>(rows: T[]): T[][] {
+  const mid = Math.ceil(rows.length / 2);
+  return [rows.slice(0, mid), rows.slice(mid)];
+}
 
 function toMessage(row: ChatMessageEntity): ChatMessage {
   return {
@@ -33,11 +95,14 @@ export class HistoryService implements BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private failures = 0;
+  /** Set while writes fail for a reason other than a bad row (see salvage); cleared by a write. */
+  private lastError: { message: string; since: Date } | null = null;
   private stopped = false;
 
   constructor(
     @InjectRepository(ChatMessageEntity) private readonly repo: Repository<ChatMessageEntity>,
     private readonly config: ChatConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -50,10 +115,16 @@ export class HistoryService implements BeforeApplicationShutdown {
   }
 
   append(message: ChatMessage): void {
+    const refused = unstorable(message);
+    if (refused) {
+      this.dropRow(message, refused);
+      return;
+    }
     this.pending.push(message);
     this.scheduleFlush();
     if (this.pending.length > MAX_PENDING) {
       const dropped = this.pending.splice(0, this.pending.length - MAX_PENDING);
+      this.metrics.chatHistoryDropped.inc({ reason: 'overflow' }, dropped.length);
       this.logger.error(
         JSON.stringify({ event: 'history_overflow', dropped: dropped.length, firstId: dropped[0].id }),
       );
@@ -84,31 +155,153 @@ export class HistoryService implements BeforeApplicationShutdown {
   private async writeQueued(): Promise<void> {
     while (this.pending.length > 0) {
       this.inFlight = this.pending.splice(0, MAX_BATCH);
+      let unsaved: ChatMessage[] = [];
+      let error: unknown = null;
       try {
         await this.insertRows(this.inFlight);
+      } catch (err) {
+        ({ unsaved, error } = await this.salvage(this.inFlight, err));
+      }
+      this.inFlight = [];
+      if (error === null) {
         if (this.failures > 0)
           this.logger.log(JSON.stringify({ event: 'history_writes_resumed', after: this.failures }));
         this.failures = 0;
-        this.inFlight = [];
+        this.lastError = null;
+        continue;
+      }
+      // The database is unreachable (or cannot write at all): keep them for the next attempt; log
+      // once per outage, then every 100th failure.
+      this.failures++;
+      this.lastError = {
+        message: (error as Error).message ?? String(error),
+        since: this.lastError?.since ?? new Date(),
+      };
+      this.pending = unsaved.concat(this.pending);
+      if (this.failures === 1 || this.failures % 100 === 0) {
+        this.logger.error(
+          JSON.stringify({
+            event: 'history_write_failed',
+            queued: this.pending.length,
+            attempts: this.failures,
+            error: this.lastError.message,
+          }),
+        );
+      }
+      this.scheduleFlush(); // retried until the database answers again
+      return;
+    }
+  }
+
+  /**
+   * A batch INSERT failed: is it one of its rows, or the database? The batch is bisected so that
+   * every good row lands; a single row is dropped (logged, counted) only when it is the row's own
+   * fault: its error is a data/constraint error (or an unclassified one while other rows of the
+   * batch landed) AND the database answers a probe of the table. Anything else (connection refused,
+   * timeout, disk full, missing table) is an outage: whatever is unsaved is returned to be retried
+   * later, nothing is dropped. A bad row is never retried: it is dropped on its first salvage.
+   */
+  private async salvage(
+    batch: ChatMessage[],
+    firstError: unknown,
+  ): Promise<{ unsaved: ChatMessage[]; error: unknown }> {
+    const outage = (error: unknown, rest: ChatMessage[]) => ({
+      unsaved: rest.sort((a, b) => a.id - b.id),
+      error,
+    });
+    if (rowFault(firstError) === 'outage' || !(await this.databaseAnswers()))
+      return outage(firstError, batch);
+    if (batch.length === 1) {
+      // Already tried alone: judged without inserting it again. Unclassified and alone, it cannot
+      // be told from an outage: it stays queued and is judged with the next batch it lands in.
+      if (rowFault(firstError) !== 'row') return outage(firstError, batch);
+      this.dropRow(batch[0], firstError);
+      this.inFlight = [];
+      return { unsaved: [], error: null };
+    }
+    const segments = halves(batch);
+    const suspects: { row: ChatMessage; error: unknown }[] = [];
+    let landed = false;
+    while (segments.length > 0) {
+      const segment = segments.shift() as ChatMessage[];
+      try {
+        await this.insertRows(segment);
+        landed = true;
+        this.forget(segment);
+        continue;
       } catch (err) {
-        this.failures++;
-        // Keep them for the next attempt; log once per outage, then every 100th failure.
-        this.pending = this.inFlight.concat(this.pending);
-        this.inFlight = [];
-        if (this.failures === 1 || this.failures % 100 === 0) {
-          this.logger.error(
-            JSON.stringify({
-              event: 'history_write_failed',
-              queued: this.pending.length,
-              attempts: this.failures,
-              error: (err as Error).message,
-            }),
-          );
-        }
-        this.scheduleFlush(); // retried until the database answers again
-        return;
+        const fault = rowFault(err);
+        if (fault === 'outage' || !(await this.databaseAnswers()))
+          return outage(err, [...segment, ...segments.flat(), ...suspects.map((s) => s.row)]);
+        if (segment.length > 1) segments.unshift(...halves(segment));
+        else if (fault === 'row') {
+          this.dropRow(segment[0], err);
+          this.forget(segment);
+        } else suspects.push({ row: segment[0], error: err });
       }
     }
+    // Unclassified errors: the row's fault if the database took the other rows meanwhile.
+    if (suspects.length > 0 && !landed)
+      return outage(
+        suspects[0].error,
+        suspects.map((s) => s.row),
+      );
+    for (const s of suspects) this.dropRow(s.row, s.error);
+    this.inFlight = [];
+    return { unsaved: [], error: null };
+  }
+
+  private forget(rows: ChatMessage[]): void {
+    const gone = new Set(rows);
+    this.inFlight = this.inFlight.filter((m) => !gone.has(m));
+  }
+
+  /** A message that will never be saved: logged with its id and room, and counted. */
+  private dropRow(row: ChatMessage, why: unknown): void {
+    this.metrics.chatHistoryDropped.inc({ reason: 'rejected' });
+    this.logger.error(
+      JSON.stringify({
+        event: 'history_row_dropped',
+        id: row.id,
+        room: row.room,
+        reason: typeof why === 'string' ? why : ((why as Error).message ?? String(why)),
+        ...(typeof why === 'string' ? {} : { code: errorCode(why) }),
+      }),
+    );
+  }
+
+  /** Whether the database answers a trivial read of the history table, within PROBE_TIMEOUT_MS. */
+  private async databaseAnswers(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const table = this.repo.manager.connection.driver.escape(this.repo.metadata.tableName);
+      await Promise.race([
+        this.repo.manager.query(`SELECT 1 FROM ${table} WHERE 1 = 0`),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('probe timed out')), PROBE_TIMEOUT_MS);
+        }),
+      ]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** 'failing' while queued messages cannot be written (database down, disk full); `/health` shows it. */
+  historyWriteState(): {
+    state: 'ok' | 'failing';
+    lastError: string | null;
+    since: Date | null;
+    queued: number;
+  } {
+    return {
+      state: this.lastError ? 'failing' : 'ok',
+      lastError: this.lastError?.message ?? null,
+      since: this.lastError?.since ?? null,
+      queued: this.pending.length + this.inFlight.length,
+    };
   }
 
   /**

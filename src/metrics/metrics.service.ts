@@ -33,6 +33,17 @@ export class MetricsService {
     labelNames: ['code', 'reason'],
     registers: [this.registry],
   });
+  /**
+   * Chat messages that will never be saved: `rejected` (the database refused the row itself, e.g.
+   * a value it cannot hold; the other rows of its batch were saved) or `overflow` (the database
+   * was down so long that the oldest unsaved messages were dropped).
+   */
+  readonly chatHistoryDropped = new Counter({
+    name: 'live_chat_history_dropped_total',
+    help: 'Chat messages dropped from history, by reason (rejected by the database, queue overflow)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly logins = new Counter({
     name: 'live_auth_logins_total',
     help: 'Login attempts by outcome (success, failure, throttled)',
@@ -43,6 +54,7 @@ export class MetricsService {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'live_' });
     for (const outcome of ['success', 'failure', 'throttled']) this.logins.inc({ outcome }, 0);
+    for (const reason of ['rejected', 'overflow']) this.chatHistoryDropped.inc({ reason }, 0);
   }
 
   /** A gauge whose value is read when Prometheus scrapes. */
