@@ -10,6 +10,8 @@ import type { ChatJoin } from './chat.service';
 import { ChatUpgradeHandler } from './chat-upgrade';
 
 export const CHAT_JOIN = Symbol('chatJoin');
+/** At shutdown, how long a socket ChatService did not close itself gets to answer 1001. */
+const LATE_CLOSE_GRACE_MS = 1000;
 export type UpgradedRequest = IncomingMessage & { [CHAT_JOIN]?: ChatJoin };
 
 const REASONS: Record<number, string> = {
@@ -108,8 +110,33 @@ export class ChatWsAdapter extends WsAdapter {
     return server;
   }
 
-  /** Every frame goes to the gateway's own handler; Nest's JSON {event,data} routing is bypassed. */
+  /**
+   * ChatService.connect binds each socket's message handler itself; Nest's JSON {event,data}
+   * routing is bypassed.
+   */
   override bindMessageHandlers(): void {}
+
+  /**
+   * Nest calls this after the application's shutdown hooks, and the stock version terminates every
+   * client at once. ChatService has already sent its sockets 1001 and waited for them; a socket
+   * still open here (upgraded late, or not a chat socket) is closed with 1001 too and gets a
+   * bounded moment to answer before it is terminated, so no peer sees 1006 for a clean shutdown.
+   */
+  override async close(server: WebSocketServer): Promise<void> {
+    const open = [...server.clients].filter((ws) => ws.readyState !== ws.CLOSED);
+    if (open.length > 0) {
+      const closed = open.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
+      for (const ws of open)
+        if (ws.readyState === ws.OPEN) ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(closed),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, LATE_CLOSE_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+    await super.close(server);
+  }
 
   override async dispose(): Promise<void> {
     if (this.server && this.upgradeListener) this.server.off('upgrade', this.upgradeListener);

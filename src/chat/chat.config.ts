@@ -48,6 +48,14 @@ export class ChatEnv {
   @Min(1, { message: 'CHAT_HISTORY_FLUSH_MS must be a positive integer' })
   CHAT_HISTORY_FLUSH_MS: number = 25;
 
+  /**
+   * How long a joining socket waits for its history read; past it (or on a failed read) it gets
+   * `history_unavailable` and live messages flow, so a hung database never mutes a new socket.
+   */
+  @IsInt()
+  @Min(1, { message: 'CHAT_HISTORY_JOIN_TIMEOUT_MS must be a positive integer' })
+  CHAT_HISTORY_JOIN_TIMEOUT_MS: number = 3000;
+
   @IsOptional()
   @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be redis://[user:pass@]host:port[/db]' })
   REDIS_URL?: string;
@@ -75,6 +83,7 @@ export class ChatConfig {
   readonly historyMaxAgeDays: number;
   readonly retentionCron: string | null;
   readonly historyFlushMs: number;
+  readonly historyJoinTimeoutMs: number;
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string;
   readonly redisPresenceTtlMs: number;
@@ -92,6 +101,7 @@ export class ChatConfig {
     this.historyMaxAgeDays = e.CHAT_HISTORY_MAX_AGE_DAYS;
     this.retentionCron = e.CHAT_RETENTION_CRON === 'off' ? null : e.CHAT_RETENTION_CRON;
     this.historyFlushMs = e.CHAT_HISTORY_FLUSH_MS;
+    this.historyJoinTimeoutMs = e.CHAT_HISTORY_JOIN_TIMEOUT_MS;
     this.redisUrl = e.REDIS_URL;
     this.redisPrefix = e.REDIS_PREFIX;
     this.redisPresenceTtlMs = e.REDIS_PRESENCE_TTL_MS;

@@ -33,8 +33,41 @@ export interface ChatJoin {
 
 const PRESENCE_DEBOUNCE_MS = 50;
 const PRESENCE_ANNOUNCE_MS = 20;
+/** On shutdown, how long sockets get to answer the 1001 close frame before they are cut. */
+const SHUTDOWN_GRACE_MS = 2000;
+/** The `name` column of chat_message is varchar(300) (Django's 150 + space + 150). */
+export const MAX_NAME_CHARS = 300;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with `work`, or rejects once `ms` passed (`work` may still settle later: ignored). */
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves when the socket is closed (at once if it already is). */
+function whenClosed(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => ws.once('close', () => resolve()));
+}
+
+/**
+ * The display name a socket is greeted, listed and stored under. Decided here, once per socket,
+ * rather than by the storage layer, so that what others see live is what history keeps: a name
+ * longer than the column (MAX_NAME_CHARS code points) is truncated, without splitting a character,
+ * and a NUL (which PostgreSQL text cannot hold) becomes U+FFFD, the same on SQLite and PostgreSQL.
+ * HistoryService still drops (and counts) a row the database refuses, as a safety net.
+ */
+export function fitName(name: string): string {
+  let out = name.includes('\u0000') ? name.replaceAll('\u0000', '\uFFFD') : name;
+  if (out.length > MAX_NAME_CHARS) out = Array.from(out).slice(0, MAX_NAME_CHARS).join('');
+  return out;
+}
 
 /**
  * The rooms of this instance: local membership, the broadcast fan-out, floods and slow consumers.
@@ -72,15 +105,31 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     this.pingTimer.unref();
   }
 
-  /** SIGTERM: every socket is told the server is going away (1001). History is flushed after. */
-  onModuleDestroy(): void {
+  /**
+   * SIGTERM: no new message is accepted; every socket gets what it is owed (live messages held for
+   * a joining socket included), then 1001, and the coalescer's corked writes are flushed so the
+   * close frame actually leaves. The sockets then get SHUTDOWN_GRACE_MS to answer it; only after
+   * that may the ws adapter terminate what is left (terminating at once lost the held frames, and
+   * cut the sockets with unread input, which the peer sees as 1006). History is flushed after
+   * (HistoryService.beforeApplicationShutdown), so every accepted message is also saved.
+   */
+  async onModuleDestroy(): Promise<void> {
     this.shuttingDown = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const t of this.presenceTimers.values()) clearTimeout(t);
     if (this.announceTimer) clearTimeout(this.announceTimer);
-    for (const members of this.rooms.values()) {
-      for (const c of members) c.ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
-    }
+    const clients: ChatClient[] = [];
+    for (const members of this.rooms.values()) clients.push(...members);
+    for (const c of clients) if (!c.ready) this.deliverPending(c);
+    const closed = clients.map((c) => whenClosed(c.ws));
+    for (const c of clients) c.ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+    this.coalescer.flushNow();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   get socketCount(): number {
@@ -95,25 +144,23 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
 
   /** A socket passed the upgrade checks: greet it, join its room, send what it asked for. */
   connect(ws: WebSocket, join: ChatJoin): ChatClient {
-    const client = new ChatClient(
-      randomUUID(),
-      ws,
-      join.room,
-      join.name,
-      join.userId,
-      join.v1,
-      this.config.burst,
-    );
+    const name = fitName(join.name);
+    const client = new ChatClient(randomUUID(), ws, join.room, name, join.userId, join.v1, this.config.burst);
+    if (this.shuttingDown) {
+      // Upgraded while the server stops: nothing to join any more.
+      ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+      return client;
+    }
     let members = this.rooms.get(join.room);
     if (!members) {
       this.rooms.set(join.room, (members = new Set()));
       this.layer.groupAdd(join.room).catch((err: Error) => this.logError('group_add_failed', join.room, err));
     }
     members.add(client);
-    const welcome = welcomeText(join.name);
+    const welcome = welcomeText(name);
     ws.send(
       join.v1
-        ? encodeV1({ type: 'welcome', room: join.room, name: join.name, user: join.userId, text: welcome })
+        ? encodeV1({ type: 'welcome', room: join.room, name, user: join.userId, text: welcome })
         : welcome,
     );
 
@@ -129,25 +176,35 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       this.disconnect(client);
     });
     this.presence
-      .join(join.room, client.id, join.name)
+      .join(join.room, client.id, name)
       .then(() => this.announcePresence(join.room))
       .catch((err: Error) => this.logError('presence_join_failed', join.room, err));
     return client;
   }
 
+  /**
+   * The history a socket asked for, then the live messages held meanwhile. The read has a deadline
+   * (CHAT_HISTORY_JOIN_TIMEOUT_MS): a hung database must not mute a new socket, so on failure or
+   * timeout a live.v1 client gets `history_unavailable` and live messages flow anyway.
+   */
   private async sendJoinHistory(client: ChatClient, count: number, since: number | null): Promise<void> {
     try {
       let messages: ChatMessage[];
       let truncated = false;
+      const deadline = this.config.historyJoinTimeoutMs;
       if (since !== null) {
         // Another instance may still hold some of the missed messages in its write batch (they were
         // published before this socket subscribed): give its flush time to land before reading.
         if (this.config.redisUrl) await sleep(this.config.historyFlushMs * 2 + 150);
-        ({ messages, truncated } = await this.history.after(client.room, since, this.config.historyMax));
+        ({ messages, truncated } = await withDeadline(
+          this.history.after(client.room, since, this.config.historyMax),
+          deadline,
+          'history read',
+        ));
       } else {
-        messages = await this.history.recent(client.room, count);
+        messages = await withDeadline(this.history.recent(client.room, count), deadline, 'history read');
       }
-      if (client.ws.readyState !== WebSocket.OPEN) return;
+      if (client.ws.readyState !== WebSocket.OPEN || client.ready) return;
       if (client.v1) {
         client.ws.send(
           encodeV1({ type: 'history', room: client.room, messages, ...(truncated ? { truncated } : {}) }),
@@ -163,7 +220,12 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
           encodeV1({ type: 'error', code: 'history_unavailable', message: 'History could not be loaded' }),
         );
     }
-    // Live messages that arrived meanwhile, minus those the history already held.
+    this.deliverPending(client);
+  }
+
+  /** Live messages that arrived while the join history loaded, minus those the history already held. */
+  private deliverPending(client: ChatClient): void {
+    if (client.ready) return;
     client.ready = true;
     const waiting = client.pending;
     client.pending = [];
@@ -171,6 +233,8 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   private onFrame(client: ChatClient, data: Buffer, isBinary: boolean): void {
+    // Shutting down: the socket was sent 1001; what it sends now is not accepted (nor stored).
+    if (this.shuttingDown) return;
     if (isBinary) {
       client.ws.close(CLOSE.binary.code, CLOSE.binary.reason);
       return;
@@ -200,6 +264,17 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       }
       text = parsed.text;
     }
+    // NUL is refused at the source, the same on both engines (PostgreSQL text cannot hold it):
+    // live.v1 gets bad_request; the plain seed protocol has no error frame, so nothing is relayed.
+    if (text.includes('\u0000')) {
+      if (client.v1)
+        this.sendFrame(client, {
+          type: 'error',
+          code: 'bad_request',
+          message: 'Text must not contain NUL (U+0000) characters',
+        });
+      return;
+    }
     this.metrics.chatMessagesReceived.inc();
     this.post(client.room, client.userId, client.name, text);
   }
@@ -210,7 +285,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
       id: this.ids.next(),
       room,
       user: userId,
-      name,
+      name: fitName(name),
       text,
       ts: new Date().toISOString(),
     };

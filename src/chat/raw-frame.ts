@@ -70,6 +70,11 @@ export class WriteCoalescer {
     this.touched.clear();
   };
 
+  /** Uncorks every held socket now (shutdown: the close frames must leave before sockets are cut). */
+  flushNow(): void {
+    this.flush();
+  }
+
   /** Call before writing to the socket of `ws` (raw or through ws.send: both go through the socket). */
   hold(ws: WebSocket): void {
     const socket = (ws as unknown as WsInternals)._socket;
