@@ -126,4 +126,13 @@ describe('ChatService join history deadline', () => {
     expect(frames[1].messages?.map((m) => m.id)).toEqual([a.id]);
     expect(frames[2].text).toBe(b.text);
   });
+
+  it('CHAT_HISTORY_JOIN_TIMEOUT_MS defaults to 3000 and is validated', () => {
+    expect(new ChatConfig({}).historyJoinTimeoutMs).toBe(3000);
+    expect(new ChatConfig({ CHAT_HISTORY_JOIN_TIMEOUT_MS: '250' }).historyJoinTimeoutMs).toBe(250);
+    for (const bad of ['0', '-5', 'soon', '1.5'])
+      expect(() => new ChatConfig({ CHAT_HISTORY_JOIN_TIMEOUT_MS: bad })).toThrow(
+        /CHAT_HISTORY_JOIN_TIMEOUT_MS/,
+      );
+  });
 });
