@@ -7,6 +7,7 @@ import { ChatWsAdapter } from './chat/chat-ws.adapter';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import {
   answerClientErrorsAsJson,
+  httpErrorsAsExceptions,
   isAcmeChallengeRequest,
   jsonBodyParser,
   rejectHostileInput,
@@ -43,6 +44,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.use(rejectHostileInput);
   answerClientErrorsAsJson(app.getHttpServer());
   servePublicFiles(app);
+  app.use(httpErrorsAsExceptions);
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(
     new ValidationPipe({

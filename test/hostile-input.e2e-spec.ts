@@ -733,6 +733,87 @@ const CORPUS: HostileCase[] = [
     headers: { ...JSON_TYPE, 'transfer-encoding': 'chunked' },
     body: '{"username":"a","password":"b"}',
   },
+  // Wide bodies: quadratic validators (whitelist, @ArrayUnique) must not hold the event loop.
+  ...BODY_ENDPOINTS.flatMap(([method, path]): HostileCase[] => [
+    {
+      name: `${method} ${path} with a 300,000-item array`,
+      method,
+      path,
+      headers: JSON_TYPE,
+      body: '[' + '1,'.repeat(300_000) + '1]',
+      expectStatus: 400,
+      expectMessage: /at most 1000 items/,
+    },
+    {
+      name: `${method} ${path} with 50,000 keys`,
+      method,
+      path,
+      headers: JSON_TYPE,
+      body: '{' + Array.from({ length: 50_000 }, (_, i) => `"k${i}":1`).join(',') + '}',
+      expectStatus: 400,
+      expectMessage: /at most 1000 items/,
+    },
+  ]),
+  {
+    name: '50,000 domains',
+    method: 'POST',
+    path: '/admin/certs',
+    headers: JSON_TYPE,
+    body: { domains: Array.from({ length: 50_000 }, (_, i) => `h${i}.example.org`) },
+    expectStatus: 400,
+    expectMessage: /at most 1000 items/,
+  },
+  {
+    name: '1000 domains (within the item cap, over the DTO limit)',
+    method: 'POST',
+    path: '/admin/certs',
+    headers: JSON_TYPE,
+    body: { domains: Array.from({ length: 1000 }, () => 'same.example.org') },
+    expectStatus: { staff: 400, ...MINE },
+  },
+  // Static files and what Node answers by itself.
+  ...[
+    'bytes=999999999-',
+    'bytes=abc',
+    'bytes=5-1',
+    'bytes=0-0,' + '1-1,'.repeat(500) + '2-2',
+    'items=0-1',
+  ].map((range): HostileCase => ({
+    name: `Range ${range.slice(0, 30)}`,
+    method: 'GET',
+    path: '/',
+    headers: { range },
+  })),
+  { method: 'GET', path: '/', headers: { 'if-modified-since': 'garbage', 'if-none-match': 'W/"x", *, "' } },
+  {
+    name: 'Expect other than 100-continue',
+    method: 'GET',
+    path: '/health',
+    headers: { expect: 'teapot' },
+    expectStatus: 417,
+  },
+  {
+    name: 'Expect 100-continue',
+    method: 'POST',
+    path: '/auth/login',
+    headers: { ...JSON_TYPE, expect: '100-continue' },
+    body: '{}',
+    expectStatus: 400,
+  },
+  { name: 'an absolute-form target for another host', method: 'GET', path: 'http://evil.example/health' },
+  {
+    name: 'Host with a bad port',
+    method: 'GET',
+    path: '/health',
+    headers: { host: '127.0.0.1:99999999999' },
+  },
+  {
+    name: 'a huge Host',
+    method: 'GET',
+    path: '/health',
+    headers: { host: 'a'.repeat(10_000) },
+    expectStatus: 400,
+  },
 ];
 
 /** Raw bytes Node's HTTP parser itself refuses: answered by the clientError handler. */
@@ -760,6 +841,22 @@ const RAW_CASES: { name: string; data: string; expectStatus: number }[] = [
     expectStatus: 431,
   },
   { name: 'no Host header (HTTP/1.0)', data: 'GET /health HTTP/1.0\r\n\r\n', expectStatus: 400 },
+  {
+    name: 'no Host header (HTTP/1.1)',
+    data: 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n',
+    expectStatus: 400,
+  },
+  {
+    name: 'OPTIONS *',
+    data: 'OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    expectStatus: 404,
+  },
+  {
+    name: 'a header line without a colon',
+    data: 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n',
+    expectStatus: 400,
+  },
+  { name: 'HTTP/2 preface on HTTP/1', data: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', expectStatus: 400 },
 ];
 
 interface Answer {

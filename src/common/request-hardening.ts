@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   BadRequestException,
@@ -18,6 +18,12 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /** Objects and arrays nested deeper than this are refused (class-transformer recurses per level). */
 export const MAX_JSON_DEPTH = 32;
+/**
+ * Keys per object and items per array. class-validator's whitelist and @ArrayUnique are quadratic:
+ * 60,000 keys or 50,000 array items (well under 1 MB) held the event loop for seconds.
+ */
+export const MAX_JSON_ITEMS = 1000;
+const JSON_TOO_WIDE = `JSON objects and arrays may hold at most ${MAX_JSON_ITEMS} items`;
 export const JSON_BODY_LIMIT = '1mb';
 export const JSON_TOO_DEEP = `JSON nesting too deep: at most ${MAX_JSON_DEPTH} levels of objects and arrays`;
 
@@ -93,10 +99,13 @@ export function hostileValueProblem(value: unknown, root: string, maxDepth = MAX
     const depth = item.depth + 1;
     if (depth > maxDepth) return JSON_TOO_DEEP;
     if (Array.isArray(v)) {
+      if (v.length > MAX_JSON_ITEMS) return JSON_TOO_WIDE;
       v.forEach((el, i) => stack.push({ value: el, depth, path: `${item.path}[${i}]` }));
       continue;
     }
-    for (const key of Object.keys(v)) {
+    const keys = Object.keys(v);
+    if (keys.length > MAX_JSON_ITEMS) return JSON_TOO_WIDE;
+    for (const key of keys) {
       if (FORBIDDEN_KEYS.has(key)) return `property ${key} should not exist`;
       if (key.includes('\u0000')) return 'property names must not contain NUL (U+0000) characters';
       const path = item.path ? `${item.path}.${key}` : key;
@@ -124,10 +133,39 @@ export function rejectHostileInput(req: Request, _res: Response, next: NextFunct
     problem = 'Malformed query string';
   }
   if (problem) {
-    // Field rules answer lists (like the ValidationPipe); the nesting rule is one message.
-    return next(new BadRequestException(problem === JSON_TOO_DEEP ? problem : [problem]));
+    // Field rules answer lists (like the ValidationPipe); the size rules are one message.
+    const whole = problem === JSON_TOO_DEEP || problem === JSON_TOO_WIDE;
+    return next(new BadRequestException(whole ? problem : [problem]));
   }
   next();
+}
+
+/**
+ * Express error middleware: an http-errors error from the middleware before it (serve-static's 416
+ * for an unsatisfiable Range, say) becomes the HttpException of its status, not a 500. Anything
+ * else goes on to the filter unchanged.
+ */
+export function httpErrorsAsExceptions(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const e = err as {
+    status?: unknown;
+    statusCode?: unknown;
+    expose?: unknown;
+    message?: unknown;
+    headers?: unknown;
+  };
+  const status = typeof e?.status === 'number' ? e.status : e?.statusCode;
+  if (err instanceof HttpException || typeof status !== 'number' || status < 400 || status >= 500)
+    return next(err);
+  if (!res.headersSent) {
+    // serve-static had labelled the response as the file it meant to send.
+    for (const name of ['Content-Type', 'ETag', 'Last-Modified']) res.removeHeader(name);
+    // Headers the error asks for (Content-Range on a 416).
+    if (typeof e.headers === 'object' && e.headers !== null)
+      for (const [name, value] of Object.entries(e.headers))
+        if (typeof value === 'string') res.setHeader(name, value);
+  }
+  const message = e.expose === true && typeof e.message === 'string' ? e.message : 'Bad request';
+  next(new HttpException(message, status));
 }
 
 /** `/.well-known/acme-challenge/<token>`, exactly: no dot segment, no encoding, no extra slash. */
@@ -146,11 +184,33 @@ interface SocketWithResponse extends Duplex {
   _httpMessage?: { headersSent?: boolean } | null;
 }
 
+function rawJsonResponse(statusCode: number, reason: string, message: string): string {
+  const body = JSON.stringify({ statusCode, error: reason, message });
+  return (
+    `HTTP/1.1 ${statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
 /**
- * Requests Node's HTTP parser refuses (headers over 16 KB, a URL too long, bad bytes) get the same
- * JSON error body as everything else instead of Node's bare status line.
+ * What Node's HTTP server answers by itself gets the same JSON error body as everything else:
+ * requests its parser refuses (headers over 16 KB, a URL too long, bad bytes), an `Expect` other
+ * than 100-continue (417), and an HTTP/1.1 request without Host, which Node would refuse with an
+ * empty 400 and now reaches the ALLOWED_HOSTS check (400 "Invalid Host header").
  */
 export function answerClientErrorsAsJson(server: Server): void {
+  // Node's `requireHostHeader` option, stored on the server and read per request.
+  (server as Server & { requireHostHeader?: boolean }).requireHostHeader = false;
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
+    res.end(
+      JSON.stringify({
+        statusCode: 417,
+        error: 'Expectation Failed',
+        message: 'Only "Expect: 100-continue" is supported',
+      }),
+    );
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: SocketWithResponse) => {
     if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
       socket.destroy();
@@ -162,10 +222,6 @@ export function answerClientErrorsAsJson(server: Server): void {
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'Request Timeout', 'Request timed out']
           : [400, 'Bad Request', 'Malformed HTTP request'];
-    const body = JSON.stringify({ statusCode, error: reason, message });
-    socket.end(
-      `HTTP/1.1 ${statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawJsonResponse(statusCode, reason, message));
   });
 }
