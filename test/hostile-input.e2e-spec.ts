@@ -1155,6 +1155,27 @@ describe.each(databaseVariants())('hostile input on $name', (variant) => {
     });
   });
 
+  it('concurrent renames to one username: one wins, the others get 409, none a 500', async () => {
+    const ids = await Promise.all(
+      ['racer1', 'racer2', 'racer3', 'racer4'].map(
+        async (username) => (await createUser(t, { username })).id,
+      ),
+    );
+    const answers = await Promise.all(
+      ids.map((id) =>
+        send(
+          t.port,
+          'PATCH',
+          `/admin/users/${id}`,
+          headersFor('staff', JSON_TYPE),
+          Buffer.from('{"username":"same-name"}'),
+        ),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([200, 409, 409, 409]);
+  });
+
   it('still answers /health and serves staff afterwards', async () => {
     const health = await send(t.port, 'GET', '/health', {});
     expect(health.status).toBe(200);

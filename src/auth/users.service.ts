@@ -117,7 +117,15 @@ export class UsersService {
     if (dto.isSuperuser !== undefined) user.isSuperuser = dto.isSuperuser;
     if (dto.isActive !== undefined) user.isActive = dto.isActive;
     if (dto.password !== undefined) user.password = await this.hasher.hash(dto.password);
-    await this.users.save(user);
+    try {
+      await this.users.save(user);
+    } catch (err) {
+      // Two renames to the same name at once: the unique index decides, the loser gets a 409.
+      const holder = dto.username !== undefined ? await this.findByUsername(dto.username) : null;
+      if (holder && holder.id !== user.id)
+        throw new ConflictException(`A user with username "${dto.username}" already exists`);
+      throw err;
+    }
     // A new password or a deactivation ends the user's other sessions, as Django's
     // update_session_auth_hash would for everyone but the current request.
     if (dto.password !== undefined || dto.isActive === false) await this.sessions.deleteAllFor(user.id);
