@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
 
 const REASONS: Record<number, string> = Object.fromEntries(
   Object.entries(HttpStatus)
@@ -12,6 +13,9 @@ const REASONS: Record<number, string> = Object.fromEntries(
         .join(' '),
     ]),
 );
+
+/** Seconds a client should wait before retrying a 503 (the database timeouts are a few seconds). */
+const RETRY_AFTER_SECONDS = '5';
 
 /** Every error leaves as `{statusCode, error, message}`; anything unexpected is logged and is a 500. */
 @Catch()
@@ -31,6 +35,18 @@ export class HttpExceptionFilter implements ExceptionFilter {
         typeof body === 'string'
           ? body
           : ((body as { message?: string | string[] }).message ?? exception.message);
+    } else if (isDatabaseUnavailable(exception)) {
+      // The database is unreachable, silent past its time limits, or cannot write: retry later.
+      statusCode = HttpStatus.SERVICE_UNAVAILABLE;
+      message = `Database unavailable: ${describeDatabaseError(exception)}`;
+      this.logger.warn(
+        JSON.stringify({
+          event: 'database_unavailable',
+          method: req.method,
+          path: req.path,
+          error: (exception as Error)?.message,
+        }),
+      );
     } else if (isBodyParserError(exception)) {
       statusCode = exception.status;
       message =
@@ -45,6 +61,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       );
     }
     if (res.headersSent) return;
+    if (statusCode === HttpStatus.SERVICE_UNAVAILABLE) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
     res.status(statusCode).json({ statusCode, error: REASONS[statusCode] ?? 'Error', message });
   }
 }

@@ -46,6 +46,30 @@ describe('AppConfig', () => {
     expect(new AppConfig({ DATA_DIR: dir, PASSWORD_HASH_THREADS: '3' }).passwordHashThreads).toBe(3);
   });
 
+  it('bounds every wait on the database: defaults of a few seconds, configurable, validated', () => {
+    expect(new AppConfig({ DATA_DIR: dir }).databaseTimeouts).toEqual({
+      connectMs: 3000,
+      queryMs: 5000,
+      poolAcquireMs: 3000,
+    });
+    const custom = new AppConfig({
+      DATA_DIR: dir,
+      DATABASE_CONNECT_TIMEOUT_MS: '1500',
+      DATABASE_QUERY_TIMEOUT_MS: '2500',
+      DATABASE_POOL_ACQUIRE_TIMEOUT_MS: '1000',
+    });
+    expect(custom.databaseTimeouts).toEqual({ connectMs: 1500, queryMs: 2500, poolAcquireMs: 1000 });
+    for (const name of [
+      'DATABASE_CONNECT_TIMEOUT_MS',
+      'DATABASE_QUERY_TIMEOUT_MS',
+      'DATABASE_POOL_ACQUIRE_TIMEOUT_MS',
+    ])
+      for (const bad of ['0', '-1', '99', 'soon', '1.5', '600001'])
+        expect(() => new AppConfig({ DATA_DIR: dir, [name]: bad })).toThrow(
+          new RegExp(`${name} must be an integer between 100 and 600000`),
+        );
+  });
+
   it('parses the DATABASE_URL forms', () => {
     expect(parseDatabaseUrl('sqlite:///tmp/x.db', dir)).toEqual({ type: 'sqlite', path: '/tmp/x.db' });
     expect(parseDatabaseUrl('sqlite:/tmp/y.db', dir)).toEqual({ type: 'sqlite', path: '/tmp/y.db' });

@@ -36,6 +36,24 @@ export class AppEnv {
   })
   DATABASE_URL?: string;
 
+  /** Opening one PostgreSQL connection (TCP, TLS, start-up and authentication), in milliseconds. */
+  @IsInt({ message: 'DATABASE_CONNECT_TIMEOUT_MS must be an integer between 100 and 600000' })
+  @Min(100, { message: 'DATABASE_CONNECT_TIMEOUT_MS must be an integer between 100 and 600000' })
+  @Max(600_000, { message: 'DATABASE_CONNECT_TIMEOUT_MS must be an integer between 100 and 600000' })
+  DATABASE_CONNECT_TIMEOUT_MS: number = 3000;
+
+  /** One query: the server cancels it (statement_timeout) and the client stops waiting (a silent server). */
+  @IsInt({ message: 'DATABASE_QUERY_TIMEOUT_MS must be an integer between 100 and 600000' })
+  @Min(100, { message: 'DATABASE_QUERY_TIMEOUT_MS must be an integer between 100 and 600000' })
+  @Max(600_000, { message: 'DATABASE_QUERY_TIMEOUT_MS must be an integer between 100 and 600000' })
+  DATABASE_QUERY_TIMEOUT_MS: number = 5000;
+
+  /** Waiting for a pooled PostgreSQL connection when all are busy (or a new one is opening). */
+  @IsInt({ message: 'DATABASE_POOL_ACQUIRE_TIMEOUT_MS must be an integer between 100 and 600000' })
+  @Min(100, { message: 'DATABASE_POOL_ACQUIRE_TIMEOUT_MS must be an integer between 100 and 600000' })
+  @Max(600_000, { message: 'DATABASE_POOL_ACQUIRE_TIMEOUT_MS must be an integer between 100 and 600000' })
+  DATABASE_POOL_ACQUIRE_TIMEOUT_MS: number = 3000;
+
   @IsIn(['normal', 'full'], { message: 'SQLITE_SYNCHRONOUS must be normal or full' })
   SQLITE_SYNCHRONOUS: string = 'normal';
 
@@ -81,6 +99,14 @@ export class AppEnv {
   LOGIN_FAILURE_WINDOW: number = 15 * 60;
 }
 
+/** How long live waits for the database before answering 503 (milliseconds). */
+export interface DatabaseTimeouts {
+  connectMs: number;
+  /** 0: no limit (migrations, which may legitimately run long). */
+  queryMs: number;
+  poolAcquireMs: number;
+}
+
 /** Parses the DATABASE_URL forms the README documents. */
 export function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseTarget {
   if (!url) return { type: 'sqlite', path: resolve(dataDir, 'db.sqlite3') };
@@ -118,6 +144,7 @@ export class AppConfig {
   readonly port: number;
   readonly dataDir: string;
   readonly database: DatabaseTarget;
+  readonly databaseTimeouts: DatabaseTimeouts;
   readonly allowedHosts: string[];
   readonly logLevel: LogLevelName;
   readonly logFormat: 'text' | 'json';
@@ -146,6 +173,11 @@ export class AppConfig {
       database.type === 'sqlite'
         ? { ...database, synchronous: parsed.SQLITE_SYNCHRONOUS as SqliteSynchronous }
         : database;
+    this.databaseTimeouts = {
+      connectMs: parsed.DATABASE_CONNECT_TIMEOUT_MS,
+      queryMs: parsed.DATABASE_QUERY_TIMEOUT_MS,
+      poolAcquireMs: parsed.DATABASE_POOL_ACQUIRE_TIMEOUT_MS,
+    };
     this.allowedHosts = parsed.ALLOWED_HOSTS.split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);

@@ -6,6 +6,7 @@ import { buildDataSourceOptions } from './data-source-options';
 import { runMigrations } from './migrate';
 import { JobLease } from './job-lease.entity';
 import { JobLockService } from './job-lock.service';
+import { monitorWrites } from './write-monitor';
 
 @Global()
 @Module({})
@@ -22,15 +23,30 @@ export class DatabaseModule {
         TypeOrmModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig) => ({
-            ...buildDataSourceOptions(config.database),
+            ...buildDataSourceOptions(config.database, config.databaseTimeouts),
             autoLoadEntities: true,
             retryAttempts: retry ? 9 : 0,
             retryDelay: 3000,
           }),
           // Schema changes only through migrations, applied at start-up (one instance at a time).
           dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options as DataSourceOptions).initialize();
-            await runMigrations(dataSource);
+            const dataSourceOptions = options as DataSourceOptions;
+            let dataSource: DataSource;
+            if (dataSourceOptions.type === 'postgres') {
+              // A migration may rightly outlast the query timeout (a big table, another instance
+              // holding the migration lock): migrations get their own short-lived pool without it.
+              const migrator = await new DataSource(withoutQueryTimeout(dataSourceOptions)).initialize();
+              try {
+                await runMigrations(migrator);
+              } finally {
+                await migrator.destroy();
+              }
+              dataSource = await new DataSource(dataSourceOptions).initialize();
+            } else {
+              dataSource = await new DataSource(dataSourceOptions).initialize();
+              await runMigrations(dataSource);
+            }
+            monitorWrites(dataSource); // /health: degraded while writes fail (a full disk)
             return dataSource;
           },
         }),
@@ -40,4 +56,12 @@ export class DatabaseModule {
       exports: [JobLockService],
     };
   }
+}
+
+/** The same PostgreSQL options with no statement or query time limit (connect limits stay). */
+function withoutQueryTimeout(options: DataSourceOptions & { type: 'postgres' }): DataSourceOptions {
+  const extra = { ...(options.extra as Record<string, unknown> | undefined) };
+  delete extra.statement_timeout;
+  delete extra.query_timeout;
+  return { ...options, entities: [], extra };
 }
