@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { ChannelLayer, GroupEvent, GroupListener } from '../channel-layer';
-import { closeRedis, openRedis } from './redis-connection';
+import { openRedis, RedisLink, withDeadline } from './redis-connection';
+
+/** A SUBSCRIBE or UNSUBSCRIBE that takes longer is left to the resubscription after a reconnect. */
+const SUBSCRIBE_DEADLINE_MS = 1000;
 
 interface Envelope {
   /** The instance that published: it has already delivered locally and ignores its own echo. */
@@ -21,8 +23,8 @@ export class RedisChannelLayer extends ChannelLayer {
   private readonly logger = new Logger('RedisChannelLayer');
   readonly origin = randomUUID();
   private readonly groups = new Set<string>();
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
+  private readonly publisher: RedisLink;
+  private readonly subscriber: RedisLink;
   private listener: GroupListener = () => undefined;
   private droppedWhileDown = 0;
 
@@ -34,7 +36,7 @@ export class RedisChannelLayer extends ChannelLayer {
     this.publisher = openRedis(url, 'publisher', () => this.reportDropped());
     // Subscriptions are ours to restore: on every (re)connect, subscribe to the current groups.
     this.subscriber = openRedis(url, 'subscriber', () => this.resubscribe());
-    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) =>
+    this.subscriber.redis.on('messageBuffer', (channel: Buffer, payload: Buffer) =>
       this.onPublished(channel, payload),
     );
   }
@@ -43,24 +45,36 @@ export class RedisChannelLayer extends ChannelLayer {
     return `${this.prefix}:chat:${group}`;
   }
 
+  /**
+   * Never waits on a silent Redis for long: a subscription that does not complete within
+   * SUBSCRIBE_DEADLINE_MS is restored with the others when the connection is ready again (the
+   * heartbeat drops a silent connection within a few seconds).
+   */
   async groupAdd(group: string): Promise<void> {
     this.groups.add(group);
-    if (this.subscriber.status === 'ready') await this.subscriber.subscribe(this.channelOf(group));
+    if (!this.subscriber.up) return;
+    await withDeadline(this.subscriber.redis.subscribe(this.channelOf(group)), SUBSCRIBE_DEADLINE_MS).catch(
+      (err: Error) =>
+        this.logger.warn(JSON.stringify({ event: 'redis_subscribe_failed', group, error: err.message })),
+    );
   }
 
   async groupDiscard(group: string): Promise<void> {
     this.groups.delete(group);
-    if (this.subscriber.status === 'ready') await this.subscriber.unsubscribe(this.channelOf(group));
+    if (!this.subscriber.up) return;
+    await withDeadline(this.subscriber.redis.unsubscribe(this.channelOf(group)), SUBSCRIBE_DEADLINE_MS).catch(
+      () => undefined, // a stray subscription is harmless: onPublished ignores groups not held here
+    );
   }
 
   groupSend(group: string, event: GroupEvent): void {
     if (this.groups.has(group)) this.listener(group, event);
-    if (this.publisher.status !== 'ready') {
+    if (!this.publisher.up) {
       this.droppedWhileDown++;
       return;
     }
     const envelope: Envelope = { o: this.origin, e: event };
-    this.publisher.publish(this.channelOf(group), JSON.stringify(envelope)).catch(() => {
+    this.publisher.redis.publish(this.channelOf(group), JSON.stringify(envelope)).catch(() => {
       this.droppedWhileDown++;
     });
   }
@@ -69,12 +83,13 @@ export class RedisChannelLayer extends ChannelLayer {
     this.listener = listener;
   }
 
+  /** Down while either connection is closed, reconnecting, or silent (missed its heartbeats). */
   state(): 'up' | 'down' {
-    return this.publisher.status === 'ready' && this.subscriber.status === 'ready' ? 'up' : 'down';
+    return this.publisher.up && this.subscriber.up ? 'up' : 'down';
   }
 
   override async close(): Promise<void> {
-    await Promise.all([closeRedis(this.subscriber), closeRedis(this.publisher)]);
+    await Promise.all([this.subscriber.close(), this.publisher.close()]);
   }
 
   private onPublished(channel: Buffer, payload: Buffer): void {
@@ -94,11 +109,9 @@ export class RedisChannelLayer extends ChannelLayer {
   private resubscribe(): void {
     if (this.groups.size === 0) return;
     const channels = [...this.groups].map((g) => this.channelOf(g));
-    this.subscriber
-      .subscribe(...channels)
-      .catch((err: Error) =>
-        this.logger.error(JSON.stringify({ event: 'redis_resubscribe_failed', error: err.message })),
-      );
+    withDeadline(this.subscriber.redis.subscribe(...channels), SUBSCRIBE_DEADLINE_MS).catch((err: Error) =>
+      this.logger.error(JSON.stringify({ event: 'redis_resubscribe_failed', error: err.message })),
+    );
     this.logger.log(JSON.stringify({ event: 'redis_resubscribed', groups: channels.length }));
   }
 

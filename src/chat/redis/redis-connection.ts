@@ -7,50 +7,178 @@ export function reconnectDelay(attempt: number): number {
 }
 
 /**
- * One ioredis connection with the habits cluster mode needs: no offline queue (a command while
- * Redis is down fails at once instead of piling up in memory), reconnect with backoff, and one log
- * line when the connection goes down and one when it comes back, however many retries in between.
+ * How a connection notices a Redis that stops answering without closing the connection (a
+ * black-holed network: no RST, no FIN, TCP keepalive takes minutes): a PING every `intervalMs`,
+ * each given `intervalMs` to answer; after `missesAllowed` misses in a row the connection is
+ * reported down (`redis_down`) and dropped, and ioredis reconnects with its backoff. With the
+ * defaults Redis is marked down 2-3 s after it went silent.
  */
-export function openRedis(url: string, role: string, onReady?: () => void): Redis {
-  const logger = new Logger('Redis');
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    // Commands issued in one event-loop turn leave in one write (a burst of connections joining
-    // presence, a burst of messages published) instead of one round trip each.
-    enableAutoPipelining: role === 'publisher' || role === 'presence',
-    autoResubscribe: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 3000,
-    retryStrategy: reconnectDelay,
-    lazyConnect: false,
-  });
-  let down = false;
-  let everReady = false;
-  const markDown = (reason: string) => {
-    if (down) return;
-    down = true;
-    logger.error(JSON.stringify({ event: 'redis_down', role, url: redactUrl(url), error: reason }));
-  };
-  redis.on('error', (err: Error) => markDown(err.message));
-  redis.on('close', () => {
-    if (everReady) markDown('connection closed');
-  });
-  redis.on('ready', () => {
-    if (down) logger.log(JSON.stringify({ event: 'redis_up', role, url: redactUrl(url) }));
-    down = false;
-    everReady = true;
-    onReady?.();
-  });
-  return redis;
+export interface RedisTimings {
+  /** ioredis `commandTimeout` (not on the subscriber: its calls are bounded by their callers). */
+  commandTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  missesAllowed: number;
+  /** A reconnect that has not become ready (TCP open, no answer to the ready check) is retried after this. */
+  stuckConnectMs: number;
+  /** TCP keepalive's first probe after this much idle time. */
+  keepAliveMs: number;
+}
+
+export const REDIS_TIMINGS: RedisTimings = {
+  commandTimeoutMs: 2000,
+  heartbeatIntervalMs: 1000,
+  missesAllowed: 2,
+  stuckConnectMs: 5000,
+  keepAliveMs: 5000,
+};
+
+/** Rejects with `Redis: no answer within N ms` if `promise` has not settled by then. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what = 'Redis'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One ioredis connection with the habits cluster mode needs: no offline queue (a command while
+ * Redis is down fails at once instead of piling up in memory), command timeouts, TCP keepalive, a
+ * heartbeat that notices a silent Redis, reconnect with backoff, and one log line when the
+ * connection goes down and one when it comes back, however many retries in between.
+ */
+export class RedisLink {
+  readonly redis: Redis;
+  private readonly logger = new Logger('Redis');
+  private down = false;
+  private everReady = false;
+  /** Set by the heartbeat: the connection looks open but Redis does not answer. */
+  private silent = false;
+  private misses = 0;
+  private pinging = false;
+  private notReadySince = Date.now();
+  private readonly heartbeat: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly role: string,
+    onReady?: () => void,
+    private readonly timings: RedisTimings = REDIS_TIMINGS,
+  ) {
+    const subscriber = role === 'subscriber';
+    this.redis = new Redis(url, {
+      enableOfflineQueue: false,
+      // Commands issued in one event-loop turn leave in one write (a burst of connections joining
+      // presence, a burst of messages published) instead of one round trip each.
+      enableAutoPipelining: role === 'publisher' || role === 'presence',
+      autoResubscribe: false,
+      // A command that timed out is not sent again after a reconnect: presence is rewritten whole
+      // on (re)connect, subscriptions are restored by their owner, and a publish reported lost
+      // must not arrive minutes later.
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      // In subscriber mode replies are not one per command (messages arrive unasked), and a
+      // SUBSCRIBE that timed out would still be answered; its callers bound their own waits.
+      ...(subscriber ? {} : { commandTimeout: timings.commandTimeoutMs }),
+      keepAlive: timings.keepAliveMs,
+      retryStrategy: reconnectDelay,
+      lazyConnect: false,
+    });
+    this.redis.on('error', (err: Error) => this.markDown(err.message));
+    this.redis.on('close', () => {
+      this.notReadySince = Date.now();
+      if (this.everReady) this.markDown('connection closed');
+    });
+    this.redis.on('ready', () => {
+      if (this.down) this.logger.log(JSON.stringify({ event: 'redis_up', role, url: redactUrl(url) }));
+      this.down = false;
+      this.silent = false;
+      this.misses = 0;
+      this.everReady = true;
+      onReady?.();
+    });
+    this.heartbeat = setInterval(() => this.beat(), timings.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Ready and answering its heartbeat. */
+  get up(): boolean {
+    return this.redis.status === 'ready' && !this.silent;
+  }
+
+  private markDown(reason: string): void {
+    if (this.down) return;
+    this.down = true;
+    this.logger.error(
+      JSON.stringify({ event: 'redis_down', role: this.role, url: redactUrl(this.url), error: reason }),
+    );
+  }
+
+  private beat(): void {
+    if (this.closed) return;
+    const status = this.redis.status;
+    if (status !== 'ready') {
+      // TCP connected but the ready check unanswered (Redis black-holed during a reconnect):
+      // start over rather than wait for the kernel to give up on the connection.
+      if (
+        (status === 'connect' || status === 'connecting') &&
+        Date.now() - this.notReadySince > this.timings.stuckConnectMs
+      ) {
+        this.notReadySince = Date.now();
+        this.redis.disconnect(true);
+      }
+      return;
+    }
+    this.notReadySince = Date.now();
+    if (this.pinging) return; // the previous PING is still out; its deadline counts the miss
+    this.pinging = true;
+    withDeadline(this.redis.ping(), this.timings.heartbeatIntervalMs)
+      .then(
+        () => {
+          this.misses = 0;
+          this.silent = false;
+        },
+        (err: Error) => this.missed(err),
+      )
+      .finally(() => (this.pinging = false));
+  }
+
+  private missed(err: Error): void {
+    if (this.closed || this.redis.status !== 'ready') return;
+    this.misses++;
+    if (this.misses < this.timings.missesAllowed) return;
+    this.silent = true;
+    this.misses = 0;
+    this.markDown(`no answer to PING (${err.message})`);
+    // Drop the silent connection: ioredis reconnects with its backoff, and 'ready' restores
+    // subscriptions and presence once Redis answers again.
+    this.redis.disconnect(true);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    await closeRedis(this.redis);
+  }
+}
+
+/** Opens a connection (see RedisLink). */
+export function openRedis(url: string, role: string, onReady?: () => void): RedisLink {
+  return new RedisLink(url, role, onReady);
 }
 
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
+/** QUIT if Redis answers within a second, otherwise just drop the connection. */
 export async function closeRedis(redis: Redis): Promise<void> {
   try {
-    if (redis.status === 'ready') await redis.quit();
+    if (redis.status === 'ready') await withDeadline(redis.quit(), 1000);
     else redis.disconnect();
   } catch {
     redis.disconnect();

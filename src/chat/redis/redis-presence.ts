@@ -1,19 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { InMemoryPresence, PresenceTracker } from '../presence';
-import { closeRedis, openRedis } from './redis-connection';
+import { openRedis, RedisLink, withDeadline } from './redis-connection';
+
+/**
+ * A presence read from Redis that takes longer is answered from this instance's own copy instead
+ * (Redis silent and not yet marked down: /chat/rooms and the presence frame never wait on it).
+ */
+export const PRESENCE_READ_DEADLINE_MS = 500;
 
 /**
  * Cluster-wide presence. Each room is a Redis hash `<prefix>:presence:<room>` of
  * `<instance>/<connection>` → name; each instance keeps a heartbeat (a deadline in the sorted set
  * `<prefix>:instances`) that it refreshes every third of REDIS_PRESENCE_TTL_MS. Entries of an
  * instance whose deadline passed (it crashed) are ignored by readers and removed lazily, so they
- * vanish within one TTL. A local copy answers while Redis is down and is pushed back when it returns.
+ * vanish within one TTL. A local copy answers while Redis is down (or slower than
+ * PRESENCE_READ_DEADLINE_MS) and is pushed back when it returns. No call waits on Redis for more
+ * than its command timeout; a write that failed while Redis looked up gets everything pushed again
+ * at the next heartbeat.
  */
 export class RedisPresence extends PresenceTracker {
   private readonly logger = new Logger('RedisPresence');
-  private readonly redis: Redis;
+  private readonly link: RedisLink;
+  /** A join or leave did not reach Redis although it looked up: push the local copy again. */
+  private resync = false;
   private readonly local = new InMemoryPresence();
   private readonly base = randomUUID().slice(0, 12);
   private epoch = 0;
@@ -29,7 +39,7 @@ export class RedisPresence extends PresenceTracker {
     private readonly ttlMs: number,
   ) {
     super();
-    this.redis = openRedis(url, 'presence', () => void this.onReady());
+    this.link = openRedis(url, 'presence', () => void this.onReady());
     this.heartbeat = setInterval(() => void this.beat(), Math.max(200, Math.floor(ttlMs / 3)));
     this.heartbeat.unref();
   }
@@ -44,7 +54,10 @@ export class RedisPresence extends PresenceTracker {
     return `${this.prefix}:presence:${room}`;
   }
   private get up(): boolean {
-    return this.redis.status === 'ready';
+    return this.link.up;
+  }
+  private get redis() {
+    return this.link.redis;
   }
 
   override onStale(listener: () => void): void {
@@ -59,23 +72,35 @@ export class RedisPresence extends PresenceTracker {
     await Promise.all([
       this.redis.hset(this.roomKey(room), `${this.instanceId}/${connectionId}`, name),
       this.redis.sadd(this.roomsKey, room),
-    ]);
+    ]).catch(() => (this.resync = true));
   }
 
   async leave(room: string, connectionId: string): Promise<void> {
     await this.local.leave(room, connectionId);
     if (!this.up) return;
-    await this.redis.hdel(this.roomKey(room), `${this.instanceId}/${connectionId}`);
+    await this.redis
+      .hdel(this.roomKey(room), `${this.instanceId}/${connectionId}`)
+      .catch(() => (this.resync = true));
   }
 
   async members(room: string): Promise<string[]> {
     if (!this.up) return this.local.members(room);
-    const [entries, live] = await Promise.all([this.redis.hgetall(this.roomKey(room)), this.live()]);
-    return await this.liveNames(room, entries, live);
+    return withDeadline(this.clusterMembers(room), PRESENCE_READ_DEADLINE_MS).catch(() =>
+      this.local.members(room),
+    );
   }
 
   async rooms(): Promise<{ room: string; members: number }[]> {
     if (!this.up) return this.local.rooms();
+    return withDeadline(this.clusterRooms(), PRESENCE_READ_DEADLINE_MS).catch(() => this.local.rooms());
+  }
+
+  private async clusterMembers(room: string): Promise<string[]> {
+    const [entries, live] = await Promise.all([this.redis.hgetall(this.roomKey(room)), this.live()]);
+    return await this.liveNames(room, entries, live);
+  }
+
+  private async clusterRooms(): Promise<{ room: string; members: number }[]> {
     const [rooms, live] = await Promise.all([this.redis.smembers(this.roomsKey), this.live()]);
     if (rooms.length === 0) return [];
     const pipeline = this.redis.pipeline();
@@ -101,9 +126,9 @@ export class RedisPresence extends PresenceTracker {
         const fields = (await this.local.connections(room)).map((c) => `${this.instanceId}/${c}`);
         if (fields.length > 0) pipeline.hdel(this.roomKey(room), ...fields);
       }
-      await pipeline.exec().catch(() => undefined);
+      await withDeadline(pipeline.exec(), 1000).catch(() => undefined);
     }
-    await closeRedis(this.redis);
+    await this.link.close();
   }
 
   /**
@@ -150,6 +175,11 @@ export class RedisPresence extends PresenceTracker {
 
   private async beat(): Promise<void> {
     if (!this.up) return;
+    if (this.resync) {
+      this.resync = false;
+      await this.onReady();
+      return;
+    }
     try {
       const now = Date.now();
       await this.redis
@@ -186,6 +216,7 @@ export class RedisPresence extends PresenceTracker {
       await this.refreshLive();
       this.staleListener();
     } catch (err) {
+      this.resync = true; // tried again at the next heartbeat while Redis looks up
       this.logger.warn(JSON.stringify({ event: 'presence_restore_failed', error: (err as Error).message }));
     }
   }
