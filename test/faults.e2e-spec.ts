@@ -265,6 +265,9 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     expect(all.health.health.status).toBe('error');
     expect(all.health.health.components.database).toMatchObject({ status: 'down' });
     expect(all.health.health.components.database.detail).toMatch(/^Database unavailable/);
+    // Every other component answered within its own deadline (none waits for another).
+    for (const [name, c] of Object.entries(all.health.health.components))
+      expect([name, ['up', 'down', 'degraded'].includes(c.status)]).toEqual([name, true]);
 
     // Again, now that the pool's connections have been dropped: new connections time out instead.
     const again = await probeAll();
@@ -272,6 +275,27 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     expectDatabase503(again.history, 5000);
     expectDatabase503(again.me, 5000);
     expect(again.health.ms).toBeLessThan(3000);
+
+    // A new live.v1 socket: its join-history read fails (deadline or query timeout), it is told
+    // `history_unavailable`, and live messages reach it anyway.
+    const v1Started = Date.now();
+    const v1 = await openWs(`ws://127.0.0.1:${t.port}/chat/${room}/`, { protocols: ['live.v1'] });
+    expect(await v1.nextJson()).toMatchObject({ type: 'welcome' });
+    const frames: { type: string; code?: string }[] = [];
+    while (!frames.some((f) => f.type === 'error' || f.type === 'history'))
+      frames.push(await v1.nextJson<{ type: string; code?: string }>(5000)); // presence may come first
+    expect(frames.find((f) => f.type === 'error' || f.type === 'history')).toMatchObject({
+      type: 'error',
+      code: 'history_unavailable',
+    });
+    note('pg black-holed, live.v1 join: history_unavailable', { status: 101, ms: Date.now() - v1Started });
+    anon.send('live-after-join');
+    sent.push('live-after-join');
+    for (;;) {
+      const frame = await v1.nextJson<{ type: string; text?: string }>(2000);
+      if (frame.type === 'message' && frame.text === 'live-after-join') break;
+    }
+    await v1.close();
 
     // A WebSocket join with a session cookie needs the session: it must not hang either.
     const started = Date.now();
