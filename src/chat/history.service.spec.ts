@@ -81,29 +81,42 @@ describe('HistoryService batching', () => {
 
   it('splits a batch the database refuses: every good row lands, the bad one is dropped once', async () => {
     const logged = quietLogger();
-    // A row SQLite itself refuses (the pre-checks cannot know it): an id that is already taken.
-    await db.getRepository(ChatMessageEntity).insert({
-      id: 500,
-      room: 'lobby',
-      userId: null,
-      name: 'x',
-      text: 'first',
-      createdAt: new Date(),
-    });
-    for (let id = 1; id <= 40; id++) history.append(id === 17 ? message(500) : message(id));
+    // A row SQLite itself refuses (the pre-checks in append() do not look at it): a NULL text,
+    // queued directly as a bug elsewhere could.
+    const pending = (history as unknown as { pending: unknown[] }).pending;
+    for (let id = 1; id <= 40; id++) {
+      if (id === 17) pending.push({ ...message(17), text: null });
+      else history.append(message(id));
+    }
     await history.flush();
-    const expected = [...Array.from({ length: 40 }, (_, i) => i + 1).filter((id) => id !== 17), 500];
-    expect(await storedIds()).toEqual(expected);
+    expect(await storedIds()).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((id) => id !== 17));
     expect(await dropped()).toBe(1);
     const drops = logged.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('history_row_dropped'));
     expect(drops).toHaveLength(1);
-    expect(JSON.parse(drops[0])).toMatchObject({ event: 'history_row_dropped', id: 500, room: 'lobby' });
+    expect(JSON.parse(drops[0])).toMatchObject({ event: 'history_row_dropped', id: 17, room: 'lobby' });
     expect(history.historyWriteState().state).toBe('ok');
     // Not retried: the next batch lands on its own.
     history.append(message(41));
     await history.flush();
     expect(await storedIds()).toContain(41);
     expect(await dropped()).toBe(1);
+  });
+
+  it('an id that is already stored counts as saved: a retried batch after a lost reply is not a bad row', async () => {
+    const logged = quietLogger();
+    await db.getRepository(ChatMessageEntity).insert({
+      id: 5,
+      room: 'lobby',
+      userId: null,
+      name: 'Anonymous troll',
+      text: 'm5',
+      createdAt: new Date(),
+    });
+    for (let id = 1; id <= 10; id++) history.append(message(id));
+    await history.flush();
+    expect(await storedIds()).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(await dropped()).toBe(0);
+    expect(logged.mock.calls.filter((c) => String(c[0]).includes('history_row_dropped'))).toEqual([]);
   });
 
   it('refuses NUL and over-long values before queueing, the same on every engine', async () => {

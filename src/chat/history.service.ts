@@ -342,7 +342,12 @@ export class HistoryService implements BeforeApplicationShutdown {
     const tuple = () => `(${columns.map(() => (postgres ? `$${++n}` : '?')).join(', ')})`;
     const values = Array.from({ length: rows }, tuple).join(', ');
     const names = columns.map((c) => driver.escape(c.databaseName)).join(', ');
-    sql = `INSERT INTO ${driver.escape(this.repo.metadata.tableName)} (${names}) VALUES ${values}`;
+    // Idempotent: ids are unique per instance slot, so a stored id means this very message was saved
+    // already (a batch whose reply was lost in a network partition lands, then is retried). SQLite
+    // (3.24+) and PostgreSQL both take this clause.
+    sql =
+      `INSERT INTO ${driver.escape(this.repo.metadata.tableName)} (${names}) VALUES ${values} ` +
+      `ON CONFLICT (${driver.escape('id')}) DO NOTHING`;
     if (this.sqlCache.size < 64) this.sqlCache.set(rows, sql);
     return sql;
   }
