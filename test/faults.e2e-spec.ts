@@ -299,15 +299,23 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
 
     // A WebSocket join with a session cookie needs the session: it must not hang either.
     const started = Date.now();
-    const joined = await openWs(`ws://127.0.0.1:${t.port}/chat/${room}/`, {
+    const refusal = await openWs(`ws://127.0.0.1:${t.port}/chat/${room}/`, {
       headers: { cookie: session.cookie },
     }).then(
-      (c) => c.close().then(() => 101),
-      (err: { statusCode?: number }) => err.statusCode ?? 0,
+      (c) => c.close().then(() => ({ statusCode: 101, body: '' })),
+      (err: { statusCode?: number; body?: string }) => ({
+        statusCode: err.statusCode ?? 0,
+        body: err.body ?? '',
+      }),
     );
-    note('pg black-holed, ws join with session', { status: joined, ms: Date.now() - started });
+    note('pg black-holed, ws join with session', { status: refusal.statusCode, ms: Date.now() - started });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(joined).toBeGreaterThan(0);
+    // Not greeted as anonymous, not a 500: the session could not be read, try again.
+    expect(refusal.statusCode).toBe(503);
+    expect(JSON.parse(refusal.body)).toMatchObject({
+      statusCode: 503,
+      message: expect.stringMatching(/^Database unavailable: /),
+    });
   }, 40_000);
 
   it('after a black hole heals, everything works again and no message sent meanwhile is lost', async () => {

@@ -5,6 +5,7 @@ import { SESSION_COOKIE } from '../auth/auth.types';
 import { SessionStore } from '../auth/session.store';
 import { displayName } from '../auth/user.entity';
 import { AppConfig } from '../config/app.config';
+import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
 import { ChatConfig } from './chat.config';
 import { ANONYMOUS_NAME, CHAT_PATH, LIVE_V1, ROOM_PATTERN } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
@@ -105,12 +106,9 @@ export class ChatUpgradeHandler {
       identity = await this.identify(req);
     } catch (err) {
       // The session cannot be read: greeting a logged-in user as anonymous would be wrong; the
-      // client retries (the chat page reconnects with backoff).
-      return {
-        ok: false,
-        status: 503,
-        message: `Database unavailable: the session could not be read (${(err as Error).message})`,
-      };
+      // client retries (the chat page reconnects with backoff). Anything else is a bug: a 500.
+      if (!isDatabaseUnavailable(err)) throw err;
+      return { ok: false, status: 503, message: `Database unavailable: ${describeDatabaseError(err)}` };
     }
     return {
       ok: true,
