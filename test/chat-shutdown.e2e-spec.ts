@@ -2,7 +2,10 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatService } from '../src/chat/chat.service';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startApp } from './support/app';
+import { startInstance } from './support/instances';
 import { openWs, WsClient } from './support/ws';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -117,5 +120,44 @@ describe('chat shutdown', () => {
       runs.push({ accepted: accepted.length, ms: Date.now() - started });
     }
     expect(runs).toHaveLength(10);
+  }, 60_000);
+
+  it('a real SIGTERM to a live process under 200 msg/s: every accepted message, then 1001', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'live-sigterm-'));
+    const live = await startInstance('sigterm', { DATA_DIR: dataDir, CHAT_RATE: '1000', CHAT_BURST: '1000' });
+    const sockets: { c: WsClient; v1: boolean; frames: string[] }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const v1 = i % 2 === 1;
+      const c = await openWs(`${live.wsUrl}/chat/sigterm/`, v1 ? { protocols: ['live.v1'] } : {});
+      const frames: string[] = [];
+      c.ws.on('message', (data: Buffer) => frames.push(data.toString('utf8')));
+      sockets.push({ c, v1, frames });
+    }
+    for (const s of sockets) {
+      await s.c.next();
+      if (s.v1) for (;;) if ((JSON.parse(await s.c.next()) as { type: string }).type === 'history') break;
+      s.c.buffered();
+    }
+    let sent = 0;
+    const traffic = setInterval(() => {
+      for (const [k, s] of sockets.slice(0, 4).entries())
+        if (s.c.ws.readyState === s.c.ws.OPEN) s.c.send(`s${k}-${sent++}`);
+    }, 20);
+    await sleep(500);
+    // Nest re-raises the signal once its shutdown hooks ran: a clean stop ends by SIGTERM, not a crash.
+    const exited = new Promise<string>((resolve) =>
+      live.process.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)),
+    );
+    live.process.kill('SIGTERM');
+    const closes = await Promise.all(sockets.map((s) => s.c.closed));
+    clearInterval(traffic);
+    expect(await exited).toBe('SIGTERM');
+    expect(live.lines.join('\n')).not.toMatch(/unhandled|ERROR/);
+    await live.stop();
+    const accepted = savedTexts(join(dataDir, 'db.sqlite3'), 'sigterm');
+    rmSync(dataDir, { recursive: true, force: true });
+    for (const close of closes) expect(close).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(accepted.length).toBeGreaterThan(40);
+    for (const s of sockets) expect(receivedTexts(s.frames, s.v1)).toEqual(accepted);
   }, 60_000);
 });
