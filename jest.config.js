@@ -5,11 +5,18 @@ const common = {
   testEnvironment: 'node',
   rootDir: '.',
 };
+// The e2e project's global set-up (compile src/, probe PostgreSQL and Redis) runs only when an e2e
+// suite is selected: `npm run test:unit` needs neither.
 module.exports = {
   testTimeout: 30000,
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], slowTestThreshold: 30 },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      slowTestThreshold: 30,
+    },
   ],
 };
