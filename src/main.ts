@@ -3,19 +3,16 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { pbkdf2Pool } from './auth/password-hasher';
 import { AppConfig } from './config/app.config';
-import { ConfigError } from './config/validate-env';
+import { checkConfiguration } from './config/check-configuration';
 
 async function bootstrap(): Promise<void> {
-  let config: AppConfig;
-  try {
-    config = new AppConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`live: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
+  // Every variable of every feature, before Nest starts: all problems at once, exit 2.
+  const problems = checkConfiguration(process.env);
+  if (problems.length > 0) {
+    for (const line of problems) process.stderr.write(`live: ${line}\n`);
+    process.exit(2);
   }
+  const config = new AppConfig(process.env);
   const app = await createApp(config);
   await app.listen(config.port, config.host);
   // Hashing threads start now, not inside the first burst of logins (a thread's start-up runs at

@@ -1,5 +1,5 @@
 import { IsInt, Max, Min, IsIn } from 'class-validator';
-import { ConfigError, validateEnv } from './validate-env';
+import { ConfigError, printableValue, validateEnv } from './validate-env';
 
 class SampleEnv {
   @IsInt()
@@ -22,5 +22,21 @@ describe('validateEnv', () => {
     expect(() => validateEnv(SampleEnv, { PORT: '70000' })).toThrow(
       /PORT="?70000"?: PORT must not be greater than 65535/,
     );
+  });
+});
+
+describe('printableValue', () => {
+  it('hides secrets and masks passwords in URLs', () => {
+    expect(printableValue('SECRET_KEY', 'abc')).toBe('(hidden)');
+    expect(printableValue('METRICS_TOKEN', 'abc')).toBe('(hidden)');
+    expect(printableValue('SMTP_PASSWORD', 'abc')).toBe('(hidden)');
+    expect(printableValue('DATABASE_URL', 'postgres://live:pw@db/live')).toBe(
+      '"postgres://live:***@db/live"',
+    );
+    expect(printableValue('PORT', 'eighty')).toBe('"eighty"');
+  });
+
+  it('reports every problem of a class, one line each', () => {
+    expect(() => validateEnv(SampleEnv, { PORT: 'abc', MODE: 'c' })).toThrow(/PORT=.*\n.*MODE=/);
   });
 });

@@ -13,10 +13,22 @@ export class ConfigError extends Error {
 const TRUE_WORDS = ['1', 'true', 'yes', 'on'];
 const FALSE_WORDS = ['0', 'false', 'no', 'off'];
 
-function firstProblem(errors: ValidationError[], raw: Record<string, string>): string {
-  const e = errors[0];
-  const constraint = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
-  return `${e.property}=${JSON.stringify(raw[e.property] ?? e.value)}: ${constraint}`;
+/** Variables whose value is a secret: a problem with them names the variable, never the value. */
+const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|_PASS$|_KEY$)/;
+
+/** How a value may appear in an error line: secrets hidden, passwords in URLs masked. */
+export function printableValue(name: string, value: string): string {
+  if (SECRET_NAME.test(name)) return '(hidden)';
+  return JSON.stringify(value.replace(/\/\/([^/@\s]*):[^/@\s]*@/, '//$1:***@'));
+}
+
+/** One line per problem, each naming the variable and what it expects. */
+function problems(errors: ValidationError[], raw: Record<string, string>): string[] {
+  return errors.map((e) => {
+    const constraint = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
+    const value = raw[e.property] ?? String(e.value);
+    return `Invalid configuration: ${e.property}=${printableValue(e.property, value)}: ${constraint}`;
+  });
 }
 
 /**
@@ -44,6 +56,6 @@ export function validateEnv<T extends object>(
     (instance as Record<string, unknown>)[key] = parsed;
   }
   const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(`Invalid configuration: ${firstProblem(errors, raw)}`);
+  if (errors.length > 0) throw new ConfigError(problems(errors, raw).join('\n'));
   return instance;
 }
