@@ -4,6 +4,7 @@ import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type WebSocket from 'ws';
 import type { WebSocketServer } from 'ws';
+import { waitAtMost } from '../common/deadline';
 import { ChatConfig } from './chat.config';
 import { CLOSE, LIVE_V1 } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
@@ -128,12 +129,7 @@ export class ChatWsAdapter extends WsAdapter {
       const closed = open.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
       for (const ws of open)
         if (ws.readyState === ws.OPEN) ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(closed),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, LATE_CLOSE_GRACE_MS))),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(Promise.all(closed), LATE_CLOSE_GRACE_MS);
     }
     await super.close(server);
   }

@@ -14,6 +14,7 @@ import {
   welcomeText,
 } from './chat.protocol';
 import { HistoryService } from './history.service';
+import { waitAtMost, withDeadline } from '../common/deadline';
 import { MetricsService } from '../metrics/metrics.service';
 import { InstanceSlot } from './instance-slot';
 import { MessageIdGenerator } from './message-id';
@@ -39,16 +40,6 @@ const SHUTDOWN_GRACE_MS = 2000;
 export const MAX_NAME_CHARS = 300;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves with `work`, or rejects once `ms` passed (`work` may still settle later: ignored). */
-function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  work.catch(() => undefined);
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** Resolves when the socket is closed (at once if it already is). */
 function whenClosed(ws: WebSocket): Promise<void> {
@@ -124,12 +115,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     const closed = clients.map((c) => whenClosed(c.ws));
     for (const c of clients) c.ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
     this.coalescer.flushNow();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(closed),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all(closed), SHUTDOWN_GRACE_MS);
   }
 
   get socketCount(): number {

@@ -5,6 +5,7 @@ import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatConfig } from './chat.config';
 import { ChatMessageEntity } from './chat-message.entity';
 import { ChatMessage } from './chat.protocol';
+import { withDeadline } from '../common/deadline';
 import { MetricsService } from '../metrics/metrics.service';
 
 /** Past this many unsaved messages (the database is down), the oldest are dropped and logged. */
@@ -272,20 +273,16 @@ export class HistoryService implements BeforeApplicationShutdown {
 
   /** Whether the database answers a trivial read of the history table, within PROBE_TIMEOUT_MS. */
   private async databaseAnswers(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
     try {
       const table = this.repo.manager.connection.driver.escape(this.repo.metadata.tableName);
-      await Promise.race([
+      await withDeadline(
         this.repo.manager.query(`SELECT 1 FROM ${table} WHERE 1 = 0`),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('probe timed out')), PROBE_TIMEOUT_MS);
-        }),
-      ]);
+        PROBE_TIMEOUT_MS,
+        'history probe',
+      );
       return true;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

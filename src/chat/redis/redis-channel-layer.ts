@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ChannelLayer, GroupEvent, GroupListener } from '../channel-layer';
-import { openRedis, RedisLink, withDeadline } from './redis-connection';
+import { withDeadline } from '../../common/deadline';
+import { openRedis, RedisLink } from './redis-connection';
 
 /** A SUBSCRIBE or UNSUBSCRIBE that takes longer is left to the resubscription after a reconnect. */
 const SUBSCRIBE_DEADLINE_MS = 1000;
@@ -53,16 +54,23 @@ export class RedisChannelLayer extends ChannelLayer {
   async groupAdd(group: string): Promise<void> {
     this.groups.add(group);
     if (!this.subscriber.up) return;
-    await withDeadline(this.subscriber.redis.subscribe(this.channelOf(group)), SUBSCRIBE_DEADLINE_MS).catch(
-      (err: Error) =>
-        this.logger.warn(JSON.stringify({ event: 'redis_subscribe_failed', group, error: err.message })),
+    await withDeadline(
+      this.subscriber.redis.subscribe(this.channelOf(group)),
+      SUBSCRIBE_DEADLINE_MS,
+      'Redis',
+    ).catch((err: Error) =>
+      this.logger.warn(JSON.stringify({ event: 'redis_subscribe_failed', group, error: err.message })),
     );
   }
 
   async groupDiscard(group: string): Promise<void> {
     this.groups.delete(group);
     if (!this.subscriber.up) return;
-    await withDeadline(this.subscriber.redis.unsubscribe(this.channelOf(group)), SUBSCRIBE_DEADLINE_MS).catch(
+    await withDeadline(
+      this.subscriber.redis.unsubscribe(this.channelOf(group)),
+      SUBSCRIBE_DEADLINE_MS,
+      'Redis',
+    ).catch(
       () => undefined, // a stray subscription is harmless: onPublished ignores groups not held here
     );
   }
@@ -109,8 +117,9 @@ export class RedisChannelLayer extends ChannelLayer {
   private resubscribe(): void {
     if (this.groups.size === 0) return;
     const channels = [...this.groups].map((g) => this.channelOf(g));
-    withDeadline(this.subscriber.redis.subscribe(...channels), SUBSCRIBE_DEADLINE_MS).catch((err: Error) =>
-      this.logger.error(JSON.stringify({ event: 'redis_resubscribe_failed', error: err.message })),
+    withDeadline(this.subscriber.redis.subscribe(...channels), SUBSCRIBE_DEADLINE_MS, 'Redis').catch(
+      (err: Error) =>
+        this.logger.error(JSON.stringify({ event: 'redis_resubscribe_failed', error: err.message })),
     );
     this.logger.log(JSON.stringify({ event: 'redis_resubscribed', groups: channels.length }));
   }

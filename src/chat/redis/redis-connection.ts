@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
+import { withDeadline } from '../../common/deadline';
 
 /** Reconnect delays: 100 ms doubling up to 5 s, forever (Redis may be down for a while). */
 export function reconnectDelay(attempt: number): number {
@@ -31,17 +32,6 @@ export const REDIS_TIMINGS: RedisTimings = {
   stuckConnectMs: 5000,
   keepAliveMs: 5000,
 };
-
-/** Rejects with `Redis: no answer within N ms` if `promise` has not settled by then. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what = 'Redis'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * One ioredis connection with the habits cluster mode needs: no offline queue (a command while
@@ -136,7 +126,7 @@ export class RedisLink {
     this.notReadySince = Date.now();
     if (this.pinging) return; // the previous PING is still out; its deadline counts the miss
     this.pinging = true;
-    withDeadline(this.redis.ping(), this.timings.heartbeatIntervalMs)
+    withDeadline(this.redis.ping(), this.timings.heartbeatIntervalMs, 'Redis')
       .then(
         () => {
           this.misses = 0;
@@ -178,7 +168,7 @@ export function redactUrl(url: string): string {
 /** QUIT if Redis answers within a second, otherwise just drop the connection. */
 export async function closeRedis(redis: Redis): Promise<void> {
   try {
-    if (redis.status === 'ready') await withDeadline(redis.quit(), 1000);
+    if (redis.status === 'ready') await withDeadline(redis.quit(), 1000, 'Redis');
     else redis.disconnect();
   } catch {
     redis.disconnect();

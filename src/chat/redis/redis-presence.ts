@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { InMemoryPresence, PresenceTracker } from '../presence';
-import { openRedis, RedisLink, withDeadline } from './redis-connection';
+import { withDeadline } from '../../common/deadline';
+import { openRedis, RedisLink } from './redis-connection';
 
 /**
  * A presence read from Redis that takes longer is answered from this instance's own copy instead
@@ -15,7 +16,7 @@ export const PRESENCE_READ_DEADLINE_MS = 500;
  * `<prefix>:instances`) that it refreshes every third of REDIS_PRESENCE_TTL_MS. Entries of an
  * instance whose deadline passed (it crashed) are ignored by readers and removed lazily, so they
  * vanish within one TTL. A local copy answers while Redis is down (or slower than
- * PRESENCE_READ_DEADLINE_MS) and is pushed back when it returns. No call waits on Redis for more
+ * PRESENCE_READ_DEADLINE_MS, 'Redis') and is pushed back when it returns. No call waits on Redis for more
  * than its command timeout; a write that failed while Redis looked up gets everything pushed again
  * at the next heartbeat.
  */
@@ -85,14 +86,16 @@ export class RedisPresence extends PresenceTracker {
 
   async members(room: string): Promise<string[]> {
     if (!this.up) return this.local.members(room);
-    return withDeadline(this.clusterMembers(room), PRESENCE_READ_DEADLINE_MS).catch(() =>
+    return withDeadline(this.clusterMembers(room), PRESENCE_READ_DEADLINE_MS, 'Redis').catch(() =>
       this.local.members(room),
     );
   }
 
   async rooms(): Promise<{ room: string; members: number }[]> {
     if (!this.up) return this.local.rooms();
-    return withDeadline(this.clusterRooms(), PRESENCE_READ_DEADLINE_MS).catch(() => this.local.rooms());
+    return withDeadline(this.clusterRooms(), PRESENCE_READ_DEADLINE_MS, 'Redis').catch(() =>
+      this.local.rooms(),
+    );
   }
 
   private async clusterMembers(room: string): Promise<string[]> {
@@ -126,7 +129,7 @@ export class RedisPresence extends PresenceTracker {
         const fields = (await this.local.connections(room)).map((c) => `${this.instanceId}/${c}`);
         if (fields.length > 0) pipeline.hdel(this.roomKey(room), ...fields);
       }
-      await withDeadline(pipeline.exec(), 1000).catch(() => undefined);
+      await withDeadline(pipeline.exec(), 1000, 'Redis').catch(() => undefined);
     }
     await this.link.close();
   }
