@@ -1,5 +1,4 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AlertsModule } from './alerts/alerts.module';
 import { AuthModule } from './auth/auth.module';
@@ -45,8 +44,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.register(config),
-        // Configuration is read and validated once by AppConfig; ConfigService stays available to features.
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }),
         ...(options.schedule === false ? [] : [ScheduleModule.forRoot()]),
         DatabaseModule.forRoot({ retryConnect: options.retryConnect }),
         HealthModule,
