@@ -16,8 +16,33 @@ import { setupOpenApi } from './common/openapi';
 import { PAGE_CSP, publicDir } from './common/public-files';
 import { AppConfig } from './config/app.config';
 
+/**
+ * Log calls pass event objects (`logger.warn({ event: 'redis_down', … })`); until the structured
+ * logger lands they are printed as the JSON string they used to be built as.
+ */
+class EventConsoleLogger extends ConsoleLogger {
+  protected override formatMessage(...args: Parameters<ConsoleLogger['formatMessage']>): string {
+    const [logLevel, message, ...rest] = args;
+    const text = isEventObject(message) ? JSON.stringify(message) : message;
+    return super.formatMessage(logLevel, text, ...rest);
+  }
+  protected override printAsJson(
+    message: unknown,
+    options: Parameters<ConsoleLogger['printAsJson']>[1],
+  ): void {
+    super.printAsJson(isEventObject(message) ? JSON.stringify(message) : message, options);
+  }
+}
+
+function isEventObject(message: unknown): message is Record<string, unknown> {
+  return typeof message === 'object' && message !== null && !(message instanceof Error);
+}
+
 export function createLogger(config: AppConfig): ConsoleLogger {
-  return new ConsoleLogger('live', { logLevels: config.nestLogLevels, json: config.logFormat === 'json' });
+  return new EventConsoleLogger('live', {
+    logLevels: config.nestLogLevels,
+    json: config.logFormat === 'json',
+  });
 }
 
 /** Builds the whole HTTP + WebSocket app (not yet listening). Shared by main.ts and the e2e tests. */

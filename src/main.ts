@@ -21,18 +21,16 @@ async function bootstrap(): Promise<void> {
   await pbkdf2Pool.warm();
   const hashing = pbkdf2Pool.threads();
   const db = config.database.type === 'sqlite' ? `sqlite:${config.database.path}` : 'postgres';
-  new Logger('live').log(
-    JSON.stringify({
-      event: 'listening',
-      url: `http://${config.host}:${config.port}/`,
-      database: db,
-      passwordHashing: {
-        threads: pbkdf2Pool.threadCount,
-        policy: hashing[0]?.policy ?? 'unknown',
-        nice: hashing[0]?.nice ?? null,
-      },
-    }),
-  );
+  new Logger('live').log({
+    event: 'listening',
+    url: `http://${config.host}:${config.port}/`,
+    database: db,
+    passwordHashing: {
+      threads: pbkdf2Pool.threadCount,
+      policy: hashing[0]?.policy ?? 'unknown',
+      nice: hashing[0]?.nice ?? null,
+    },
+  });
 }
 
 bootstrap().catch((err: Error) => {

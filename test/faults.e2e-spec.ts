@@ -447,7 +447,7 @@ describeRedis('Redis behind a proxy: black-holed, refused, healed (SQLite databa
     measured.push(`redis black-holed: /health says redis down after ${downAfter} ms`);
     note('redis black-holed, /chat/rooms before detection', early);
     expect(downAfter).toBeLessThan(5000);
-    expect(errorLog.mock.calls.some((c) => String(c[0]).includes('"event":"redis_down"'))).toBe(true);
+    expect(errorLog.mock.calls.some((c) => JSON.stringify(c[0]).includes('"event":"redis_down"'))).toBe(true);
 
     const rooms = await roomsAnswer();
     note('redis black-holed, /chat/rooms after detection', rooms);

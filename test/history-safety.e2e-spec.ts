@@ -47,7 +47,7 @@ describe.each(databaseVariants())('history safety on $name', (variant) => {
     const spy = jest.spyOn(logger, 'error').mockImplementation();
     try {
       await work();
-      return spy.mock.calls.map((c) => String(c[0]));
+      return spy.mock.calls.map((c) => JSON.stringify(c[0]));
     } finally {
       spy.mockRestore();
     }

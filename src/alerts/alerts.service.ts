@@ -75,9 +75,7 @@ export class AlertsService implements OnModuleInit, OnModuleDestroy {
   /** Sends the alert to every configured channel and records one row per channel. Never throws. */
   raise(event: OpsEvent): Promise<AlertResult[]> {
     const p = this.deliverAll(event).catch((err: Error) => {
-      this.logger.error(
-        JSON.stringify({ event: 'alert_raise_failed', alert: event.event, error: err.message }),
-      );
+      this.logger.error({ event: 'alert_raise_failed', alert: event.event, error: err.message });
       return [] as AlertResult[];
     });
     this.pending.add(p);
@@ -112,14 +110,12 @@ export class AlertsService implements OnModuleInit, OnModuleDestroy {
       at: new Date(),
     };
     if (this.channels.length === 0) {
-      this.logger.warn(
-        JSON.stringify({
-          event: 'alert_no_channel',
-          alert: alert.event,
-          severity: alert.severity,
-          subject: alert.subject,
-        }),
-      );
+      this.logger.warn({
+        event: 'alert_no_channel',
+        alert: alert.event,
+        severity: alert.severity,
+        subject: alert.subject,
+      });
       return [];
     }
     return Promise.all(this.channels.map((channel) => this.deliver(channel, alert)));
@@ -147,18 +143,16 @@ export class AlertsService implements OnModuleInit, OnModuleDestroy {
           attempts,
           error: clip((err as Error).message, 2000),
         };
-        this.logger.error(
-          JSON.stringify({
-            event: 'alert_channel_failed',
-            channel: channel.name,
-            alert: alert.event,
-            subject: alert.subject,
-            dedupeKey: alert.dedupeKey ?? null,
-            attempts,
-            ms: Date.now() - started,
-            error: result.error,
-          }),
-        );
+        this.logger.error({
+          event: 'alert_channel_failed',
+          channel: channel.name,
+          alert: alert.event,
+          subject: alert.subject,
+          dedupeKey: alert.dedupeKey ?? null,
+          attempts,
+          ms: Date.now() - started,
+          error: result.error,
+        });
       }
     }
     try {
@@ -177,16 +171,14 @@ export class AlertsService implements OnModuleInit, OnModuleDestroy {
     } finally {
       if (flightKey && result.outcome !== 'suppressed') this.inFlight.delete(flightKey);
     }
-    this.logger.log(
-      JSON.stringify({
-        event: 'alert_delivered',
-        channel: channel.name,
-        alert: alert.event,
-        outcome: result.outcome,
-        attempts: result.attempts,
-        ms: Date.now() - started,
-      }),
-    );
+    this.logger.log({
+      event: 'alert_delivered',
+      channel: channel.name,
+      alert: alert.event,
+      outcome: result.outcome,
+      attempts: result.attempts,
+      ms: Date.now() - started,
+    });
     return result;
   }
 

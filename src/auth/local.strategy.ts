@@ -45,14 +45,12 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     const verdict = this.throttle.reserve(username, address);
     if (!verdict.allowed) {
       this.metrics.logins.inc({ outcome: 'throttled' });
-      this.logger.warn(
-        JSON.stringify({
-          event: 'login_throttled',
-          username,
-          address,
-          retryAfter: verdict.retryAfterSeconds,
-        }),
-      );
+      this.logger.warn({
+        event: 'login_throttled',
+        username,
+        address,
+        retryAfter: verdict.retryAfterSeconds,
+      });
       req.res?.setHeader('Retry-After', String(verdict.retryAfterSeconds));
       throw new HttpException(
         `Too many failed login attempts. Try again in ${verdict.retryAfterSeconds} seconds.`,
@@ -69,7 +67,7 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     if (!user) {
       // Already counted by reserve().
       this.metrics.logins.inc({ outcome: 'failure' });
-      this.logger.log(JSON.stringify({ event: 'login_failed', username, address }));
+      this.logger.log({ event: 'login_failed', username, address });
       throw new UnauthorizedException(INVALID_LOGIN);
     }
     this.metrics.logins.inc({ outcome: 'success' });

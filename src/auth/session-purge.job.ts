@@ -23,10 +23,10 @@ export class SessionPurgeJob {
         // Hourly: the other instances' ticks for the same hour find the lease still held.
         { holdMs: 30 * 60_000 },
       );
-      if (outcome.ran) this.logger.log(JSON.stringify({ event: 'sessions_purged', count: outcome.result }));
+      if (outcome.ran) this.logger.log({ event: 'sessions_purged', count: outcome.result });
       return outcome.ran ? outcome.result : null;
     } catch (err) {
-      this.logger.error(JSON.stringify({ event: 'session_purge_failed', error: (err as Error).message }));
+      this.logger.error({ event: 'session_purge_failed', error: (err as Error).message });
       return null;
     }
   }

@@ -89,9 +89,7 @@ export class ChatWsAdapter extends WsAdapter {
         wsServer.emit('connection', ws, req);
       });
     } catch (err) {
-      this.log.error(
-        JSON.stringify({ event: 'upgrade_failed', url: req.url, error: (err as Error).message }),
-      );
+      this.log.error({ event: 'upgrade_failed', url: req.url, error: (err as Error).message });
       refuse(socket, 500, 'Upgrade failed');
     }
   }
@@ -100,14 +98,10 @@ export class ChatWsAdapter extends WsAdapter {
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
     server.on('connection', (ws: WebSocket) =>
       ws.on('error', (err: Error & { code?: string }) =>
-        this.log.debug(
-          JSON.stringify({ event: 'client_protocol_error', code: err.code, error: err.message }),
-        ),
+        this.log.debug({ event: 'client_protocol_error', code: err.code, error: err.message }),
       ),
     );
-    server.on('error', (err: Error) =>
-      this.log.error(JSON.stringify({ event: 'ws_server_error', error: err.message })),
-    );
+    server.on('error', (err: Error) => this.log.error({ event: 'ws_server_error', error: err.message }));
     return server;
   }
 

@@ -228,9 +228,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     const verdict = takeToken(client, this.config.rate, this.config.burst, this.config.floodStrikes);
     if (verdict !== 'ok') {
       if (verdict === 'close') {
-        this.logger.warn(
-          JSON.stringify({ event: 'socket_flood_closed', room: client.room, name: client.name }),
-        );
+        this.logger.warn({ event: 'socket_flood_closed', room: client.room, name: client.name });
         client.ws.close(CLOSE.flood.code, CLOSE.flood.reason);
       } else if (client.v1) {
         this.sendFrame(client, {
@@ -327,13 +325,11 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     const ws = client.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.config.maxBufferedBytes) {
-      this.logger.warn(
-        JSON.stringify({
-          event: 'socket_slow_consumer_closed',
-          room: client.room,
-          buffered: ws.bufferedAmount,
-        }),
-      );
+      this.logger.warn({
+        event: 'socket_slow_consumer_closed',
+        room: client.room,
+        buffered: ws.bufferedAmount,
+      });
       ws.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
       // A peer that reads nothing will not take the close frame either: cut it after a grace period.
       setTimeout(() => ws.terminate(), 2000).unref();
@@ -425,7 +421,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   private logError(event: string, room: string, err: Error): void {
-    this.logger.error(JSON.stringify({ event, room, error: err.message }));
+    this.logger.error({ event, room, error: err.message });
   }
 }
 

@@ -61,7 +61,7 @@ describe('HistoryService batching', () => {
     history.append(message(7));
     await sleep(100);
     expect(logged).toHaveBeenCalledTimes(1); // once per outage, not per attempt
-    expect(String(logged.mock.calls[0])).toMatch(/history_write_failed/);
+    expect(JSON.stringify(logged.mock.calls[0])).toMatch(/history_write_failed/);
     // No new message arrives: the retry must come from the service itself.
     await db.query('ALTER TABLE chat_message_away RENAME TO chat_message');
     await sleep(100);
@@ -91,7 +91,7 @@ describe('HistoryService batching', () => {
     await history.flush();
     expect(await storedIds()).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((id) => id !== 17));
     expect(await dropped()).toBe(1);
-    const drops = logged.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('history_row_dropped'));
+    const drops = logged.mock.calls.map((c) => JSON.stringify(c[0])).filter((l) => l.includes('history_row_dropped'));
     expect(drops).toHaveLength(1);
     expect(JSON.parse(drops[0])).toMatchObject({ event: 'history_row_dropped', id: 17, room: 'lobby' });
     expect(history.historyWriteState().state).toBe('ok');
@@ -116,7 +116,7 @@ describe('HistoryService batching', () => {
     await history.flush();
     expect(await storedIds()).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(await dropped()).toBe(0);
-    expect(logged.mock.calls.filter((c) => String(c[0]).includes('history_row_dropped'))).toEqual([]);
+    expect(logged.mock.calls.filter((c) => JSON.stringify(c[0]).includes('history_row_dropped'))).toEqual([]);
   });
 
   it('refuses NUL and over-long values before queueing, the same on every engine', async () => {
@@ -143,7 +143,7 @@ describe('HistoryService batching', () => {
     expect(failing.state).toBe('failing');
     expect(failing.lastError).toMatch(/full/i);
     expect(failing.queued).toBe(399);
-    expect(String(logged.mock.calls[0])).toMatch(/history_write_failed/);
+    expect(JSON.stringify(logged.mock.calls[0])).toMatch(/history_write_failed/);
     // Reads still see the queued messages.
     expect((await history.recent('lobby', 500)).length).toBe(400);
     await db.query('PRAGMA max_page_count = 1073741823');

@@ -126,9 +126,7 @@ export class HistoryService implements BeforeApplicationShutdown {
     if (this.pending.length > MAX_PENDING) {
       const dropped = this.pending.splice(0, this.pending.length - MAX_PENDING);
       this.metrics.chatHistoryDropped.inc({ reason: 'overflow' }, dropped.length);
-      this.logger.error(
-        JSON.stringify({ event: 'history_overflow', dropped: dropped.length, firstId: dropped[0].id }),
-      );
+      this.logger.error({ event: 'history_overflow', dropped: dropped.length, firstId: dropped[0].id });
     }
   }
 
@@ -165,8 +163,7 @@ export class HistoryService implements BeforeApplicationShutdown {
       }
       this.inFlight = [];
       if (error === null) {
-        if (this.failures > 0)
-          this.logger.log(JSON.stringify({ event: 'history_writes_resumed', after: this.failures }));
+        if (this.failures > 0) this.logger.log({ event: 'history_writes_resumed', after: this.failures });
         this.failures = 0;
         this.lastError = null;
         continue;
@@ -180,14 +177,12 @@ export class HistoryService implements BeforeApplicationShutdown {
       };
       this.pending = unsaved.concat(this.pending);
       if (this.failures === 1 || this.failures % 100 === 0) {
-        this.logger.error(
-          JSON.stringify({
-            event: 'history_write_failed',
-            queued: this.pending.length,
-            attempts: this.failures,
-            error: this.lastError.message,
-          }),
-        );
+        this.logger.error({
+          event: 'history_write_failed',
+          queued: this.pending.length,
+          attempts: this.failures,
+          error: this.lastError.message,
+        });
       }
       this.scheduleFlush(); // retried until the database answers again
       return;
@@ -260,15 +255,13 @@ export class HistoryService implements BeforeApplicationShutdown {
   /** A message that will never be saved: logged with its id and room, and counted. */
   private dropRow(row: ChatMessage, why: unknown): void {
     this.metrics.chatHistoryDropped.inc({ reason: 'rejected' });
-    this.logger.error(
-      JSON.stringify({
-        event: 'history_row_dropped',
-        id: row.id,
-        room: row.room,
-        reason: typeof why === 'string' ? why : ((why as Error).message ?? String(why)),
-        ...(typeof why === 'string' ? {} : { code: errorCode(why) }),
-      }),
-    );
+    this.logger.error({
+      event: 'history_row_dropped',
+      id: row.id,
+      room: row.room,
+      reason: typeof why === 'string' ? why : ((why as Error).message ?? String(why)),
+      ...(typeof why === 'string' ? {} : { code: errorCode(why) }),
+    });
   }
 
   /** Whether the database answers a trivial read of the history table, within PROBE_TIMEOUT_MS. */

@@ -32,7 +32,7 @@ export class InstanceSlot implements OnModuleDestroy {
     for (let i = 0; i <= MAX_INSTANCE_SLOT; i++) {
       const slot = (start + i) % (MAX_INSTANCE_SLOT + 1);
       if (await this.lock.tryAcquire(leaseName(slot), LEASE_MS)) {
-        this.logger.log(JSON.stringify({ event: 'instance_slot_leased', slot }));
+        this.logger.log({ event: 'instance_slot_leased', slot });
         return slot;
       }
     }
@@ -46,13 +46,11 @@ export class InstanceSlot implements OnModuleDestroy {
     try {
       if (await this.lock.tryAcquire(leaseName(this.slot), LEASE_MS)) return;
       // The process stalled past the lease and someone took the slot: move to another one.
-      this.logger.warn(JSON.stringify({ event: 'instance_slot_lost', slot: this.slot }));
+      this.logger.warn({ event: 'instance_slot_lost', slot: this.slot });
       this.slot = await this.findFree();
       onChange(this.slot);
     } catch (err) {
-      this.logger.warn(
-        JSON.stringify({ event: 'instance_slot_renew_failed', error: (err as Error).message }),
-      );
+      this.logger.warn({ event: 'instance_slot_renew_failed', error: (err as Error).message });
     }
   }
 

@@ -39,10 +39,10 @@ export class RetentionJob implements OnApplicationBootstrap {
         { holdMs: this.holdMs },
       );
       if (outcome.ran && outcome.result > 0)
-        this.logger.log(JSON.stringify({ event: 'history_pruned', deleted: outcome.result }));
+        this.logger.log({ event: 'history_pruned', deleted: outcome.result });
       return outcome.ran ? outcome.result : null;
     } catch (err) {
-      this.logger.error(JSON.stringify({ event: 'history_prune_failed', error: (err as Error).message }));
+      this.logger.error({ event: 'history_prune_failed', error: (err as Error).message });
       return null;
     }
   }

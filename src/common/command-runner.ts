@@ -101,15 +101,13 @@ export class ExecFileCommandRunner extends CommandRunner {
           spawnError,
         };
         if (spawnError || timedOut) {
-          this.logger.warn(
-            JSON.stringify({
-              event: 'command_failed',
-              command,
-              spawnError,
-              timedOut,
-              durationMs: result.durationMs,
-            }),
-          );
+          this.logger.warn({
+            event: 'command_failed',
+            command,
+            spawnError,
+            timedOut,
+            durationMs: result.durationMs,
+          });
         }
         resolve(result);
       };

@@ -39,14 +39,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
       // The database is unreachable, silent past its time limits, or cannot write: retry later.
       statusCode = HttpStatus.SERVICE_UNAVAILABLE;
       message = `Database unavailable: ${describeDatabaseError(exception)}`;
-      this.logger.warn(
-        JSON.stringify({
-          event: 'database_unavailable',
-          method: req.method,
-          path: req.path,
-          error: (exception as Error)?.message,
-        }),
-      );
+      this.logger.warn({
+        event: 'database_unavailable',
+        method: req.method,
+        path: req.path,
+        error: (exception as Error)?.message,
+      });
     } else if (isBodyParserError(exception)) {
       statusCode = exception.status;
       message =
@@ -56,7 +54,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     } else {
       const err = exception as Error;
       this.logger.error(
-        JSON.stringify({ event: 'unhandled_error', method: req.method, path: req.path, error: err?.message }),
+        { event: 'unhandled_error', method: req.method, path: req.path, error: err?.message },
         err?.stack,
       );
     }

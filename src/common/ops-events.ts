@@ -29,9 +29,11 @@ export class OpsEvents {
       Promise.resolve()
         .then(() => listener(event))
         .catch((err: Error) =>
-          this.logger.error(
-            JSON.stringify({ event: 'ops_event_listener_failed', opsEvent: event.event, error: err.message }),
-          ),
+          this.logger.error({
+            event: 'ops_event_listener_failed',
+            opsEvent: event.event,
+            error: err.message,
+          }),
         );
     }
   }

@@ -62,19 +62,19 @@ export class JobLockService {
   ): Promise<ExclusiveOutcome<T>> {
     const startedAt = Date.now();
     if (!(await this.tryAcquire(name, ttlMs))) {
-      this.logger.debug(JSON.stringify({ event: 'job_skipped_lease_held', job: name }));
+      this.logger.debug({ event: 'job_skipped_lease_held', job: name });
       return { ran: false };
     }
     const keepAlive = setInterval(
       () => {
         this.tryAcquire(name, ttlMs).catch((err: Error) =>
-          this.logger.warn(JSON.stringify({ event: 'lease_extend_failed', job: name, error: err.message })),
+          this.logger.warn({ event: 'lease_extend_failed', job: name, error: err.message }),
         );
       },
       Math.max(1000, Math.floor(ttlMs / 3)),
     );
     keepAlive.unref();
-    this.logger.log(JSON.stringify({ event: 'job_started', job: name, instance: this.holderId }));
+    this.logger.log({ event: 'job_started', job: name, instance: this.holderId });
     try {
       return { ran: true, result: await fn() };
     } finally {
@@ -82,7 +82,7 @@ export class JobLockService {
       const holdUntil = startedAt + (options.holdMs ?? 0);
       const done = holdUntil > Date.now() ? this.holdUntil(name, holdUntil) : this.release(name);
       await done.catch((err: Error) =>
-        this.logger.warn(JSON.stringify({ event: 'lease_release_failed', job: name, error: err.message })),
+        this.logger.warn({ event: 'lease_release_failed', job: name, error: err.message }),
       );
     }
   }

@@ -18,7 +18,7 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
       await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     }
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    for (const m of applied) logger.log(JSON.stringify({ event: 'migration_applied', name: m.name }));
+    for (const m of applied) logger.log({ event: 'migration_applied', name: m.name });
     return applied.map((m) => m.name);
   } finally {
     if (lockRunner) {

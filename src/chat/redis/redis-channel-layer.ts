@@ -58,9 +58,7 @@ export class RedisChannelLayer extends ChannelLayer {
       this.subscriber.redis.subscribe(this.channelOf(group)),
       SUBSCRIBE_DEADLINE_MS,
       'Redis',
-    ).catch((err: Error) =>
-      this.logger.warn(JSON.stringify({ event: 'redis_subscribe_failed', group, error: err.message })),
-    );
+    ).catch((err: Error) => this.logger.warn({ event: 'redis_subscribe_failed', group, error: err.message }));
   }
 
   async groupDiscard(group: string): Promise<void> {
@@ -107,7 +105,7 @@ export class RedisChannelLayer extends ChannelLayer {
     try {
       envelope = JSON.parse(payload.toString('utf8')) as Envelope;
     } catch {
-      this.logger.warn(JSON.stringify({ event: 'redis_bad_payload', group }));
+      this.logger.warn({ event: 'redis_bad_payload', group });
       return;
     }
     if (envelope.o === this.origin) return;
@@ -118,16 +116,15 @@ export class RedisChannelLayer extends ChannelLayer {
     if (this.groups.size === 0) return;
     const channels = [...this.groups].map((g) => this.channelOf(g));
     withDeadline(this.subscriber.redis.subscribe(...channels), SUBSCRIBE_DEADLINE_MS, 'Redis').catch(
-      (err: Error) =>
-        this.logger.error(JSON.stringify({ event: 'redis_resubscribe_failed', error: err.message })),
+      (err: Error) => this.logger.error({ event: 'redis_resubscribe_failed', error: err.message }),
     );
-    this.logger.log(JSON.stringify({ event: 'redis_resubscribed', groups: channels.length }));
+    this.logger.log({ event: 'redis_resubscribed', groups: channels.length });
   }
 
   private reportDropped(): void {
     if (this.droppedWhileDown === 0) return;
     // Those messages reached this instance's sockets and the database, only not the other instances.
-    this.logger.warn(JSON.stringify({ event: 'redis_messages_not_relayed', count: this.droppedWhileDown }));
+    this.logger.warn({ event: 'redis_messages_not_relayed', count: this.droppedWhileDown });
     this.droppedWhileDown = 0;
   }
 }

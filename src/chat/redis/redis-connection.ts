@@ -84,7 +84,7 @@ export class RedisLink {
       if (this.everReady) this.markDown('connection closed');
     });
     this.redis.on('ready', () => {
-      if (this.down) this.logger.log(JSON.stringify({ event: 'redis_up', role, url: redactUrl(url) }));
+      if (this.down) this.logger.log({ event: 'redis_up', role, url: redactUrl(url) });
       this.down = false;
       this.silent = false;
       this.misses = 0;
@@ -103,9 +103,7 @@ export class RedisLink {
   private markDown(reason: string): void {
     if (this.down) return;
     this.down = true;
-    this.logger.error(
-      JSON.stringify({ event: 'redis_down', role: this.role, url: redactUrl(this.url), error: reason }),
-    );
+    this.logger.error({ event: 'redis_down', role: this.role, url: redactUrl(this.url), error: reason });
   }
 
   private beat(): void {

@@ -192,7 +192,7 @@ export class RedisPresence extends PresenceTracker {
         .exec();
       await this.refreshLive();
     } catch (err) {
-      this.logger.warn(JSON.stringify({ event: 'presence_heartbeat_failed', error: (err as Error).message }));
+      this.logger.warn({ event: 'presence_heartbeat_failed', error: (err as Error).message });
     }
   }
 
@@ -220,7 +220,7 @@ export class RedisPresence extends PresenceTracker {
       this.staleListener();
     } catch (err) {
       this.resync = true; // tried again at the next heartbeat while Redis looks up
-      this.logger.warn(JSON.stringify({ event: 'presence_restore_failed', error: (err as Error).message }));
+      this.logger.warn({ event: 'presence_restore_failed', error: (err as Error).message });
     }
   }
 }

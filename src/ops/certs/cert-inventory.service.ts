@@ -58,7 +58,7 @@ export class CertInventoryService {
       try {
         out.push(await this.read(name, now));
       } catch (err) {
-        this.logger.warn(JSON.stringify({ event: 'cert_unreadable', name, error: (err as Error).message }));
+        this.logger.warn({ event: 'cert_unreadable', name, error: (err as Error).message });
       }
     }
     return out;

@@ -25,14 +25,14 @@ export class CertRenewalJob implements OnApplicationBootstrap {
     });
     const holdMs = Math.floor(cronPeriodMs(job) / 2);
     this.scheduler.addCronJob('cert-renewal', job);
-    this.logger.log(JSON.stringify({ event: 'cert_renewal_scheduled', cron: this.config.renewCron }));
+    this.logger.log({ event: 'cert_renewal_scheduled', cron: this.config.renewCron });
   }
 
   private async tick(holdMs: number): Promise<void> {
     try {
       await this.certs.scheduledRenewal(holdMs);
     } catch (err) {
-      this.logger.error(JSON.stringify({ event: 'cert_renewal_tick_failed', error: (err as Error).message }));
+      this.logger.error({ event: 'cert_renewal_tick_failed', error: (err as Error).message });
     }
   }
 }

@@ -105,9 +105,7 @@ export class CertsService implements OnModuleInit {
           `A certificate run is already in progress${this.current.id ? ` (run ${this.current.id})` : ''}`,
         );
       const skipped = await this.record(kind, request, 'skipped', 'a previous run was still in progress');
-      this.logger.warn(
-        JSON.stringify({ event: 'cert_run_skipped', id: skipped.id, busyWith: this.current.id }),
-      );
+      this.logger.warn({ event: 'cert_run_skipped', id: skipped.id, busyWith: this.current.id });
       return { run: skipped, finished: Promise.resolve(skipped) };
     }
     const slot: { id: number | null } = { id: null };
@@ -116,7 +114,7 @@ export class CertsService implements OnModuleInit {
       // In cluster mode another instance may be running certbot: the shared lease decides.
       if (!(await this.lock.tryAcquire(LEASE, this.config.timeoutMs + 60_000))) {
         if (request.trigger === 'schedule') {
-          this.logger.debug(JSON.stringify({ event: 'cert_run_elsewhere', kind }));
+          this.logger.debug({ event: 'cert_run_elsewhere', kind });
           this.current = null;
           return null;
         }
@@ -177,15 +175,13 @@ export class CertsService implements OnModuleInit {
   }
 
   private async execute(run: CertRun, request: RunRequest): Promise<CertRun> {
-    this.logger.log(
-      JSON.stringify({
-        event: 'cert_run_started',
-        id: run.id,
-        kind: run.kind,
-        trigger: run.trigger,
-        by: run.requestedBy,
-      }),
-    );
+    this.logger.log({
+      event: 'cert_run_started',
+      id: run.id,
+      kind: run.kind,
+      trigger: run.trigger,
+      by: run.requestedBy,
+    });
     try {
       const outcome = await this.lock.runExclusive(
         LEASE,
@@ -239,10 +235,10 @@ export class CertsService implements OnModuleInit {
       reason: run.reason,
     };
     if (run.outcome !== 'failed' && run.outcome !== 'partial') {
-      this.logger.log(JSON.stringify({ event: 'cert_run_finished', ...entry }));
+      this.logger.log({ event: 'cert_run_finished', ...entry });
       return;
     }
-    this.logger.error(JSON.stringify({ event: 'cert_run_failed', ...entry }));
+    this.logger.error({ event: 'cert_run_failed', ...entry });
     const names = run.failed.map((f) => f.name).join(', ') || run.domains.join(', ') || 'all certificates';
     this.events.publish({
       event: run.kind === 'renew' ? 'cert.renewal_failed' : 'cert.issue_failed',

@@ -171,7 +171,7 @@ export class LocalVpnRunner extends VpnRunner {
     await this.run(this.config.openvpnBin, ['--genkey', 'secret', join(this.pki, 'ta.key')]);
     await this.easyrsa(['build-server-full', cn, 'nopass']);
     await this.genCrl();
-    this.logger.log(JSON.stringify({ event: 'vpn_pki_initialised', dir: this.dir, cn, port, proto }));
+    this.logger.log({ event: 'vpn_pki_initialised', dir: this.dir, cn, port, proto });
   }
 
   async readIndex(): Promise<IndexEntry[]> {

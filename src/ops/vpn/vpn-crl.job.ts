@@ -30,7 +30,7 @@ export class VpnCrlJob implements OnApplicationBootstrap {
       });
       return outcome.ran ? outcome.result : null;
     } catch (err) {
-      this.logger.error(JSON.stringify({ event: 'vpn_crl_job_failed', error: (err as Error).message }));
+      this.logger.error({ event: 'vpn_crl_job_failed', error: (err as Error).message });
       return null;
     }
   }

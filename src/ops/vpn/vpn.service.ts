@@ -131,30 +131,28 @@ export class VpnService implements OnModuleInit {
     try {
       const result = await fn();
       await this.record(actor, action, clientName);
-      this.logger.log(
-        JSON.stringify({
-          event: 'vpn_operation',
-          action,
-          client: clientName,
-          actor,
-          ms: Date.now() - started,
-        }),
-      );
+      this.logger.log({
+        event: 'vpn_operation',
+        action,
+        client: clientName,
+        actor,
+        ms: Date.now() - started,
+      });
       return result;
     } catch (err) {
       await this.record(actor, action, clientName, err).catch((e: Error) =>
-        this.logger.error(JSON.stringify({ event: 'vpn_audit_failed', error: e.message })),
+        this.logger.error({ event: 'vpn_audit_failed', error: e.message }),
       );
       const kind = err instanceof VpnError ? err.kind : 'internal';
       const detail = this.describe(err);
-      const line = JSON.stringify({
+      const line = {
         event: 'vpn_operation_failed',
         action,
         client: clientName,
         actor,
         kind,
         detail,
-      });
+      };
       const clientError = ['not_found', 'exists', 'gone'].includes(kind);
       if (clientError) this.logger.warn(line);
       else this.logger.error(line);
@@ -284,13 +282,11 @@ export class VpnService implements OnModuleInit {
       await this.operation('system', 'gen_crl', null, () => this.serialize(() => this.runner.genCrl()));
       nextUpdate = (await this.runner.crlInfo()).nextUpdate;
       regenerated = true;
-      this.logger.log(
-        JSON.stringify({
-          event: 'vpn_crl_regenerated',
-          previousNextUpdate: before.nextUpdate?.toISOString() ?? null,
-          nextUpdate: nextUpdate?.toISOString() ?? null,
-        }),
-      );
+      this.logger.log({
+        event: 'vpn_crl_regenerated',
+        previousNextUpdate: before.nextUpdate?.toISOString() ?? null,
+        nextUpdate: nextUpdate?.toISOString() ?? null,
+      });
     }
     this.healthCache = null;
     if (!nextUpdate || nextUpdate.getTime() - Date.now() < this.config.crlWarnDays * DAY)
