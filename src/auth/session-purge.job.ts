@@ -1,33 +1,33 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { Cron, CronExpression } from '@nestjs/schedule';
-import { JobLockService } from '../database/job-lock.service';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { CronExpression } from '@nestjs/schedule';
+import { ClusterJob, ClusterJobScheduler } from '../database/cluster-job.scheduler';
 import { SessionStore } from './session.store';
 
 /** Django's clearsessions, hourly, on one instance of the cluster at a time. */
 @Injectable()
-export class SessionPurgeJob {
-  private readonly logger = new Logger('SessionPurge');
+export class SessionPurgeJob implements ClusterJob<number>, OnApplicationBootstrap {
+  readonly name = 'session-purge';
+  readonly cron = CronExpression.EVERY_HOUR;
+  readonly leaseMs = 10 * 60_000;
+  readonly logger = new Logger('SessionPurge');
+  readonly failedEvent = 'session_purge_failed';
 
   constructor(
     private readonly sessions: SessionStore,
-    private readonly lock: JobLockService,
+    private readonly jobs: ClusterJobScheduler,
   ) {}
 
-  @Cron(CronExpression.EVERY_HOUR, { name: 'session-purge' })
-  async run(): Promise<number | null> {
-    try {
-      const outcome = await this.lock.runExclusive(
-        'session-purge',
-        10 * 60_000,
-        () => this.sessions.purgeExpired(),
-        // Hourly: the other instances' ticks for the same hour find the lease still held.
-        { holdMs: 30 * 60_000 },
-      );
-      if (outcome.ran) this.logger.log({ event: 'sessions_purged', count: outcome.result });
-      return outcome.ran ? outcome.result : null;
-    } catch (err) {
-      this.logger.error({ event: 'session_purge_failed', error: (err as Error).message });
-      return null;
-    }
+  onApplicationBootstrap(): void {
+    this.jobs.schedule(this);
+  }
+
+  run(): Promise<number | null> {
+    return this.jobs.run(this);
+  }
+
+  async work(): Promise<number> {
+    const count = await this.sessions.purgeExpired();
+    this.logger.log({ event: 'sessions_purged', count });
+    return count;
   }
 }

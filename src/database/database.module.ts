@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app.config';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { ClusterJobScheduler } from './cluster-job.scheduler';
 import { buildDataSourceOptions } from './data-source-options';
 import { runMigrations } from './migrate';
 import { JobLease } from './job-lease.entity';
@@ -52,8 +53,8 @@ export class DatabaseModule {
         }),
         TypeOrmModule.forFeature([JobLease]),
       ],
-      providers: [JobLockService],
-      exports: [JobLockService],
+      providers: [JobLockService, ClusterJobScheduler],
+      exports: [JobLockService, ClusterJobScheduler],
     };
   }
 }

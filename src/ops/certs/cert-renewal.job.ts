@@ -1,38 +1,39 @@
-import { Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
-import { CronJob } from 'cron';
-import { cronPeriodMs } from '../../common/cron.util';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ClusterJob, ClusterJobScheduler } from '../../database/cluster-job.scheduler';
+import { CertRun } from './cert-run.entity';
 import { CertsConfig } from './certs.config';
 import { CertsService } from './certs.service';
 
-/** Renews on CERT_RENEW_CRON (twice a day by default), one instance per tick in a cluster. */
+/**
+ * Renews on CERT_RENEW_CRON (twice a day by default), one instance per tick in a cluster. The tick's
+ * lease is this job's; certbot itself runs under CertsService's lease, which manual runs share.
+ */
 @Injectable()
-export class CertRenewalJob implements OnApplicationBootstrap {
-  private readonly logger = new Logger('CertRenewal');
+export class CertRenewalJob implements ClusterJob<CertRun | null>, OnApplicationBootstrap {
+  readonly name = 'cert-renewal';
+  readonly cron: string | null;
+  readonly leaseMs: number;
+  readonly logger = new Logger('CertRenewal');
+  readonly failedEvent = 'cert_renewal_tick_failed';
 
   constructor(
-    private readonly config: CertsConfig,
+    config: CertsConfig,
     private readonly certs: CertsService,
-    @Optional() private readonly scheduler?: SchedulerRegistry,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (!this.config.renewCron || !this.scheduler) return;
-    const job = CronJob.from({
-      cronTime: this.config.renewCron,
-      onTick: () => void this.tick(holdMs),
-      start: true,
-    });
-    const holdMs = Math.floor(cronPeriodMs(job) / 2);
-    this.scheduler.addCronJob('cert-renewal', job);
-    this.logger.log({ event: 'cert_renewal_scheduled', cron: this.config.renewCron });
+    private readonly jobs: ClusterJobScheduler,
+  ) {
+    this.cron = config.renewCron;
+    this.leaseMs = config.timeoutMs + 60_000;
   }
 
-  private async tick(holdMs: number): Promise<void> {
-    try {
-      await this.certs.scheduledRenewal(holdMs);
-    } catch (err) {
-      this.logger.error({ event: 'cert_renewal_tick_failed', error: (err as Error).message });
-    }
+  onApplicationBootstrap(): void {
+    if (this.jobs.schedule(this)) this.logger.log({ event: 'cert_renewal_scheduled', cron: this.cron });
+  }
+
+  run(): Promise<CertRun | null> {
+    return this.jobs.run(this);
+  }
+
+  work(): Promise<CertRun | null> {
+    return this.certs.scheduledRenewal();
   }
 }

@@ -5,7 +5,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { CommandResult } from '../../common/command-runner';
 import { OpsEvents } from '../../common/ops-events';
-import { JobLockService } from '../../database/job-lock.service';
+import { HeldLease, JobLockService } from '../../database/job-lock.service';
 import { HealthRegistry } from '../../health/health.registry';
 import { MetricsService } from '../../metrics/metrics.service';
 import { CertInfo, CertInventoryService } from './cert-inventory.service';
@@ -23,8 +23,6 @@ export interface RunRequest {
   /** For `obtain`: the names of the new certificate (the first one names the lineage). */
   domains?: string[];
   email?: string;
-  /** Keep the cluster lease this long after the start (scheduled runs: one per tick). */
-  holdMs?: number;
 }
 
 function tail(text: string, bytes: number): string {
@@ -110,9 +108,12 @@ export class CertsService implements OnModuleInit {
     }
     const slot: { id: number | null } = { id: null };
     this.current = slot;
+    let lease: HeldLease | null = null;
     try {
-      // In cluster mode another instance may be running certbot: the shared lease decides.
-      if (!(await this.lock.tryAcquire(LEASE, this.config.timeoutMs + 60_000))) {
+      // In cluster mode another instance may be running certbot: the shared lease decides. It is
+      // taken here once and let go when certbot is done (execute).
+      lease = await this.lock.acquire(LEASE, this.config.timeoutMs + 60_000);
+      if (!lease) {
         if (request.trigger === 'schedule') {
           this.logger.debug({ event: 'cert_run_elsewhere', kind });
           this.current = null;
@@ -122,19 +123,20 @@ export class CertsService implements OnModuleInit {
       }
       const run = await this.record(kind, request, 'running', null);
       slot.id = run.id;
-      const finished = this.execute(run, request).finally(() => {
+      const finished = this.execute(run, request, lease).finally(() => {
         if (this.current === slot) this.current = null;
       });
       return { run, finished };
     } catch (err) {
+      await lease?.release();
       if (this.current === slot) this.current = null;
       throw err;
     }
   }
 
   /** The scheduled renewal: renew what is due, then look at every certificate's expiry. */
-  async scheduledRenewal(holdMs: number): Promise<CertRun | null> {
-    const started = await this.start('renew', { trigger: 'schedule', by: null, holdMs });
+  async scheduledRenewal(): Promise<CertRun | null> {
+    const started = await this.start('renew', { trigger: 'schedule', by: null });
     if (!started) return null;
     const run = await started.finished;
     await this.announceExpiring();
@@ -174,7 +176,7 @@ export class CertsService implements OnModuleInit {
     );
   }
 
-  private async execute(run: CertRun, request: RunRequest): Promise<CertRun> {
+  private async execute(run: CertRun, request: RunRequest, lease: HeldLease): Promise<CertRun> {
     this.logger.log({
       event: 'cert_run_started',
       id: run.id,
@@ -183,20 +185,16 @@ export class CertsService implements OnModuleInit {
       by: run.requestedBy,
     });
     try {
-      const outcome = await this.lock.runExclusive(
-        LEASE,
-        this.config.timeoutMs + 60_000,
-        async () =>
-          run.kind === 'renew'
-            ? this.driver.renew(request.force ?? false)
-            : this.driver.certonly(request.domains ?? [], request.email ?? this.config.email),
-        { holdMs: request.holdMs },
-      );
-      if (!outcome.ran) throw new Error('the certbot lease was taken by another instance');
-      this.conclude(run, outcome.result);
+      const result =
+        run.kind === 'renew'
+          ? await this.driver.renew(request.force ?? false)
+          : await this.driver.certonly(request.domains ?? [], request.email ?? this.config.email);
+      this.conclude(run, result);
     } catch (err) {
       run.outcome = 'failed';
       run.reason = (err as Error).message;
+    } finally {
+      await lease.release();
     }
     run.finishedAt = new Date();
     await this.runs.save(run);

@@ -1,0 +1,59 @@
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob, CronTime } from 'cron';
+import { JobLockService } from './job-lock.service';
+
+/** A cron job that runs on one instance of the cluster per tick, under the shared lease. */
+export interface ClusterJob<T> {
+  /** Names the lease, the scheduler entry and `job` in the `job_started` event. */
+  readonly name: string;
+  /** The cron expression from the feature's configuration; null when it is "off". */
+  readonly cron: string | null;
+  /** A holder that dies loses the lease this long after its last renewal (renewed while it runs). */
+  readonly leaseMs: number;
+  /** A run that throws is logged here as `{event: failedEvent, error}`. */
+  readonly logger: Pick<Logger, 'error'>;
+  readonly failedEvent: string;
+  work(): Promise<T>;
+}
+
+/**
+ * The time between a cron expression's next two ticks. A run keeps the lease for half of that after
+ * its start, so instances whose clocks tick a few milliseconds apart run it once per tick, not once each.
+ */
+export function cronPeriodMs(cron: string): number {
+  const [a, b] = new CronTime(cron).sendAt(2);
+  return b.toMillis() - a.toMillis();
+}
+
+/**
+ * Schedules and runs `ClusterJob`s. Jobs call `schedule(this)` at bootstrap and expose
+ * `run() { return this.jobs.run(this) }`; without a scheduler (the manage CLI) nothing is scheduled.
+ */
+@Injectable()
+export class ClusterJobScheduler {
+  constructor(
+    private readonly lock: JobLockService,
+    @Optional() private readonly scheduler?: SchedulerRegistry,
+  ) {}
+
+  /** Registers the job on its cron; false when the cron is off or this process schedules nothing. */
+  schedule(job: ClusterJob<unknown>): boolean {
+    if (!job.cron || !this.scheduler) return false;
+    const cronJob = CronJob.from({ cronTime: job.cron, onTick: () => void this.run(job), start: true });
+    this.scheduler.addCronJob(job.name, cronJob);
+    return true;
+  }
+
+  /** One tick: the job's result, or null when another instance has this tick or the run failed (logged). */
+  async run<T>(job: ClusterJob<T>): Promise<T | null> {
+    try {
+      const holdMs = job.cron ? Math.floor(cronPeriodMs(job.cron) / 2) : 0;
+      const outcome = await this.lock.runExclusive(job.name, job.leaseMs, () => job.work(), { holdMs });
+      return outcome.ran ? outcome.result : null;
+    } catch (err) {
+      job.logger.error({ event: job.failedEvent, error: (err as Error).message });
+      return null;
+    }
+  }
+}
