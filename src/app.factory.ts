@@ -15,6 +15,7 @@ import {
 import { setupOpenApi } from './common/openapi';
 import { PAGE_CSP, publicDir } from './common/public-files';
 import { AppConfig } from './config/app.config';
+import { LiveConfiguration } from './config/configuration';
 
 /**
  * Log calls pass event objects (`logger.warn({ event: 'redis_down', … })`); until the structured
@@ -46,8 +47,9 @@ export function createLogger(config: AppConfig): ConsoleLogger {
 }
 
 /** Builds the whole HTTP + WebSocket app (not yet listening). Shared by main.ts and the e2e tests. */
-export async function createApp(config: AppConfig): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
+export async function createApp(configuration: LiveConfiguration): Promise<INestApplication> {
+  const config = configuration.app;
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(configuration), {
     logger: createLogger(config),
     bodyParser: false,
   });

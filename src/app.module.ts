@@ -6,26 +6,28 @@ import { ChatModule } from './chat/chat.module';
 import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
 import { OpsEvents } from './common/ops-events';
 import { AdminConsoleModule } from './admin-console/admin-console.module';
-import { AppConfig } from './config/app.config';
+import { LiveConfiguration } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { CertsModule } from './ops/certs/certs.module';
 import { VpnModule } from './ops/vpn/vpn.module';
 
-/** Process-wide providers: the validated configuration, the command runner, the ops event bus. */
+/**
+ * Process-wide providers: each feature's validated configuration (read once, before Nest starts),
+ * the command runner, the ops event bus.
+ */
 @Global()
 @Module({})
 class CoreModule {
-  static register(config: AppConfig): DynamicModule {
+  static register(config: LiveConfiguration): DynamicModule {
+    const configs = [config.app, config.chat, config.alerts, config.metrics, config.certs, config.vpn].map(
+      (part) => ({ provide: part.constructor, useValue: part }),
+    );
     return {
       module: CoreModule,
-      providers: [
-        { provide: AppConfig, useValue: config },
-        { provide: CommandRunner, useClass: ExecFileCommandRunner },
-        OpsEvents,
-      ],
-      exports: [AppConfig, CommandRunner, OpsEvents],
+      providers: [...configs, { provide: CommandRunner, useClass: ExecFileCommandRunner }, OpsEvents],
+      exports: [...configs.map((c) => c.provide), CommandRunner, OpsEvents],
     };
   }
 }
@@ -39,7 +41,7 @@ export interface AppModuleOptions {
 
 @Module({})
 export class AppModule {
-  static register(config: AppConfig, options: AppModuleOptions = {}): DynamicModule {
+  static register(config: LiveConfiguration, options: AppModuleOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [

@@ -2,18 +2,20 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { pbkdf2Pool } from './auth/password-hasher';
-import { AppConfig } from './config/app.config';
-import { checkConfiguration } from './config/check-configuration';
+import { ConfigurationProblems, loadConfiguration, LiveConfiguration } from './config/configuration';
 
 async function bootstrap(): Promise<void> {
   // Every variable of every feature, before Nest starts: all problems at once, exit 2.
-  const problems = checkConfiguration(process.env);
-  if (problems.length > 0) {
-    for (const line of problems) process.stderr.write(`live: ${line}\n`);
+  let configuration: LiveConfiguration;
+  try {
+    configuration = loadConfiguration(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigurationProblems)) throw err;
+    for (const line of err.problems) process.stderr.write(`live: ${line}\n`);
     process.exit(2);
   }
-  const config = new AppConfig(process.env);
-  const app = await createApp(config);
+  const config = configuration.app;
+  const app = await createApp(configuration);
   await app.listen(config.port, config.host);
   // Hashing threads start now, not inside the first burst of logins (a thread's start-up runs at
   // normal priority, before it lowers its own).

@@ -41,7 +41,6 @@ describeAcme('certificates with real certbot against Pebble', () => {
     const env = {
       PORT: String(port),
       CERTBOT_SERVER: pebble.directoryUrl,
-      REQUESTS_CA_BUNDLE: pebble.caBundle,
     };
     dataDir = mkdtempSync(join(tmpdir(), 'live-certs-'));
     hookMarker = join(dataDir, 'deploy-hook.marker');
@@ -49,16 +48,20 @@ describeAcme('certificates with real certbot against Pebble', () => {
     writeFileSync(hook, `#!/bin/sh\necho "$RENEWED_LINEAGE" >> '${hookMarker}'\n`);
     chmodSync(hook, 0o755);
     receivers = await startAlertReceivers();
-    t = await startApp({
-      ...env,
-      CERT_RENEW_CRON: 'off',
-      DATA_DIR: dataDir,
-      CERTBOT_DEPLOY_HOOK: hook,
-      ALERT_WEBHOOK_URL: receivers.webhookUrl,
-      ALERT_SMTP_URL: receivers.smtpUrl,
-      ALERT_EMAIL_FROM: 'live@example.org',
-      ALERT_EMAIL_TO: 'ops@example.org',
-    });
+    t = await startApp(
+      {
+        ...env,
+        CERT_RENEW_CRON: 'off',
+        DATA_DIR: dataDir,
+        CERTBOT_DEPLOY_HOOK: hook,
+        ALERT_WEBHOOK_URL: receivers.webhookUrl,
+        ALERT_SMTP_URL: receivers.smtpUrl,
+        ALERT_EMAIL_FROM: 'live@example.org',
+        ALERT_EMAIL_TO: 'ops@example.org',
+      },
+      // certbot (a child process) reads it, not live.
+      { childEnv: { REQUESTS_CA_BUNDLE: pebble.caBundle } },
+    );
     t.app.get(OpsEvents).subscribe((e) => void events.push(e));
     await createUser(t, { username: 'ops', password: 'ops-password', isStaff: true });
     await createUser(t, { username: 'pleb', password: 'pleb-password' });

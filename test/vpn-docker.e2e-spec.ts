@@ -27,15 +27,18 @@ describe.each(databaseVariants())(
       const db = await variant.setup();
       teardownDb = db.teardown;
       dir = mkdtempSync(join(tmpdir(), 'fake-docker-'));
-      t = await startApp({
-        ...db.env,
-        VPN_RUNNER: 'docker',
-        DOCKER_BIN: FAKE,
-        FAKE_DOCKER_DIR: dir,
-        OVPN_DATA: 'ovpn-data-volume',
-        OVPN_IMAGE: IMG,
-        VPN_CRL_CRON: 'off',
-      });
+      t = await startApp(
+        {
+          ...db.env,
+          VPN_RUNNER: 'docker',
+          DOCKER_BIN: FAKE,
+          OVPN_DATA: 'ovpn-data-volume',
+          OVPN_IMAGE: IMG,
+          VPN_CRL_CRON: 'off',
+        },
+        // Read by the recording docker script (a child process), not by live.
+        { childEnv: { FAKE_DOCKER_DIR: dir } },
+      );
       await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true });
       staff = await login(t, 'boss', 'boss-pass');
     });

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { AlertEntity } from './alert.entity';
-import { AlertsConfig } from './alerts.config';
 import { AlertsController } from './alerts.controller';
 import { AlertsService } from './alerts.service';
 
@@ -10,7 +9,7 @@ import { AlertsService } from './alerts.service';
 @Module({
   imports: [TypeOrmModule.forFeature([AlertEntity]), AuthModule],
   controllers: [AlertsController],
-  providers: [{ provide: AlertsConfig, useFactory: () => new AlertsConfig(process.env) }, AlertsService],
+  providers: [AlertsService],
   exports: [AlertsService],
 })
 export class AlertsModule {}

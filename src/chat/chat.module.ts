@@ -20,7 +20,6 @@ import { RoomsController } from './rooms.controller';
   imports: [TypeOrmModule.forFeature([ChatMessageEntity]), AuthModule],
   controllers: [RoomsController],
   providers: [
-    { provide: ChatConfig, useFactory: () => new ChatConfig(process.env) },
     {
       provide: ChannelLayer,
       inject: [ChatConfig],
@@ -45,6 +44,6 @@ import { RoomsController } from './rooms.controller';
     ChatGateway,
     RetentionJob,
   ],
-  exports: [ChatService, ChatConfig, HistoryService, ChannelLayer],
+  exports: [ChatService, HistoryService, ChannelLayer],
 })
 export class ChatModule {}

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { parseArgs } from 'node:util';
 import { AppModule } from '../app.module';
 import { createLogger } from '../app.factory';
-import { AppConfig } from '../config/app.config';
+import { loadConfiguration } from '../config/configuration';
 import { ConfigError } from '../config/validate-env';
 import { CommandContext, CommandError, ManageCommand, UsageError } from './command';
 import { commands } from './commands';
@@ -37,7 +37,8 @@ export async function runManage(argv: string[], env: Record<string, string | und
   }
   let app: INestApplicationContext | null = null;
   try {
-    const config = new AppConfig(env);
+    const configuration = loadConfiguration(env);
+    const config = configuration.app;
     const parsed = parseArgs({
       args: rest,
       options: command.options ?? {},
@@ -54,7 +55,7 @@ export async function runManage(argv: string[], env: Record<string, string | und
       async app() {
         // The same modules, database and migrations as the server, without the scheduler or HTTP.
         app ??= await NestFactory.createApplicationContext(
-          AppModule.register(config, { schedule: false, retryConnect: false }),
+          AppModule.register(configuration, { schedule: false, retryConnect: false }),
           {
             // Errors come back to this function (one clear line), not through Nest's process.exit.
             abortOnError: false,

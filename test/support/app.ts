@@ -6,6 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { createApp } from '../../src/app.factory';
 import { AppConfig } from '../../src/config/app.config';
+import { loadConfiguration } from '../../src/config/configuration';
 
 export interface TestApp {
   app: INestApplication;
@@ -23,7 +24,10 @@ export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgre
  * DATABASE_URL given), migrations applied, listening on a free port on 127.0.0.1.
  * PASSWORD_ITERATIONS defaults low to keep tests quick; tests of the real default set it.
  */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  options: { childEnv?: Record<string, string> } = {},
+): Promise<TestApp> {
   // A DATA_DIR given by the test is used (and left in place); otherwise a temporary one is made.
   const ownDir = env.DATA_DIR === undefined;
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'live-test-'));
@@ -34,12 +38,13 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     PASSWORD_ITERATIONS: '1000',
     ...env,
   };
-  // The app reads its configuration from process.env; put it back on close so the next boot in
-  // the same file starts clean.
-  const savedEnv = { ...process.env };
-  Object.assign(process.env, merged);
-  const config = new AppConfig(process.env);
-  const app = await createApp(config);
+  // The configuration comes from these variables alone, never from process.env. Variables meant
+  // for the tools live runs (certbot's REQUESTS_CA_BUNDLE, a fake docker's settings) are process
+  // environment, inherited by child processes: set for the app's lifetime, restored on close.
+  const restoreEnv = setProcessEnv(options.childEnv ?? {});
+  const configuration = loadConfiguration(merged);
+  const config = configuration.app;
+  const app = await createApp(configuration);
   await app.listen(config.port, '127.0.0.1');
   const port = (app.getHttpServer().address() as AddressInfo).port;
   return {
@@ -50,10 +55,20 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     baseUrl: `http://127.0.0.1:${port}`,
     async close() {
       await app.close();
-      for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
-      Object.assign(process.env, savedEnv);
+      restoreEnv();
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+function setProcessEnv(vars: Record<string, string>): () => void {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   };
 }
 

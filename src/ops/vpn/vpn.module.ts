@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../../auth/auth.module';
 import { CommandRunner } from '../../common/command-runner';
-import { AppConfig } from '../../config/app.config';
 import { DockerVpnRunner } from './docker-vpn.runner';
 import { LocalVpnRunner } from './local-vpn.runner';
 import { VpnAudit, VpnClientMeta } from './vpn-audit.entity';
@@ -17,11 +16,6 @@ import { VpnService } from './vpn.service';
   controllers: [VpnController],
   providers: [
     {
-      provide: VpnConfig,
-      useFactory: (app: AppConfig) => new VpnConfig(process.env, app.dataDir),
-      inject: [AppConfig],
-    },
-    {
       provide: VpnRunner,
       useFactory: (config: VpnConfig, commands: CommandRunner) =>
         config.runner === 'local'
@@ -32,6 +26,6 @@ import { VpnService } from './vpn.service';
     VpnService,
     VpnCrlJob,
   ],
-  exports: [VpnService, VpnCrlJob, VpnRunner, VpnConfig],
+  exports: [VpnService, VpnCrlJob, VpnRunner],
 })
 export class VpnModule {}
