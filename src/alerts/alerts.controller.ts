@@ -1,6 +1,6 @@
 import { ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
-import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
 import { StaffGuard } from '../auth/guards';
@@ -38,16 +38,6 @@ export class AlertsController {
   @ApiErrors(409)
   @HttpCode(200)
   async test(): Promise<{ results: AlertResult[] }> {
-    if (this.alerts.channels.length === 0)
-      throw new ConflictException(
-        'No alert channel is configured: set ALERT_WEBHOOK_URL and/or ALERT_SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO',
-      );
-    const results = await this.alerts.raise({
-      event: 'alert.test',
-      severity: 'info',
-      subject: 'Test alert',
-      detail: 'This is a test alert sent from POST /admin/alerts/test. If you read this, the channel works.',
-    });
-    return { results };
+    return { results: await this.alerts.sendTest() };
   }
 }

@@ -5,6 +5,7 @@ import { OpsEvent, OpsEvents } from '../common/ops-events';
 import { AlertEntity } from './alert.entity';
 import { Alert, AlertChannel, AlertOutcome, AlertSendError } from './alert.types';
 import { AlertsConfig } from './alerts.config';
+import { AlertsError } from './alerts.exception';
 import { EmailChannel } from './email.channel';
 import { WebhookChannel } from './webhook.channel';
 
@@ -81,6 +82,21 @@ export class AlertsService implements OnModuleInit, OnModuleDestroy {
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
     return p;
+  }
+
+  /** POST /admin/alerts/test: a test alert on every channel, each channel's outcome. */
+  sendTest(): Promise<AlertResult[]> {
+    if (this.channels.length === 0)
+      throw new AlertsError(
+        'conflict',
+        'No alert channel is configured: set ALERT_WEBHOOK_URL and/or ALERT_SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO',
+      );
+    return this.raise({
+      event: 'alert.test',
+      severity: 'info',
+      subject: 'Test alert',
+      detail: 'This is a test alert sent from POST /admin/alerts/test. If you read this, the channel works.',
+    });
   }
 
   async list(limit: number): Promise<AlertView[]> {

@@ -9,13 +9,11 @@ import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
 import { IdPipe } from '../common/validation';
 import { AdminUserDoc, UserListDoc } from './users.api';
 import {
-  BadRequestException,
   Body,
   Controller,
   Delete,
   Get,
   HttpCode,
-  NotFoundException,
   Param,
   Patch,
   Post,
@@ -51,9 +49,7 @@ export class AdminUsersController {
   @ApiOkResponse({ type: AdminUserDoc })
   @ApiErrors(400, 404)
   async get(@Param('id', idPipe) id: number): Promise<AdminUserView> {
-    const user = await this.users.findById(id);
-    if (!user) throw new NotFoundException(`No user with id ${id}`);
-    return toAdminView(user);
+    return toAdminView(await this.users.get(id));
   }
 
   @Post()
@@ -78,7 +74,6 @@ export class AdminUsersController {
   @ApiErrors(400, 404)
   @HttpCode(204)
   async remove(@Param('id', idPipe) id: number, @CurrentUser() me: User): Promise<void> {
-    if (id === me.id) throw new BadRequestException('You cannot delete your own account');
-    await this.users.remove(id);
+    await this.users.remove(id, me);
   }
 }

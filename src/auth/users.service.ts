@@ -1,7 +1,8 @@
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 import { AppConfig } from '../config/app.config';
+import { AuthError } from './auth.exception';
 import type { ImportedUser } from './django-import';
 import { PasswordHasher } from './password-hasher';
 import { SessionStore } from './session.store';
@@ -23,6 +24,13 @@ export class UsersService {
 
   findById(id: number): Promise<User | null> {
     return this.users.findOneBy({ id });
+  }
+
+  /** The user with this id; AuthError not_found when there is none. */
+  async get(id: number): Promise<User> {
+    const user = await this.findById(id);
+    if (!user) throw noUserWithId(id);
+    return user;
   }
 
   findByUsername(username: string): Promise<User | null> {
@@ -77,7 +85,7 @@ export class UsersService {
 
   async create(dto: CreateUserDto): Promise<User> {
     if (await this.findByUsername(dto.username)) {
-      throw new ConflictException(`A user with username "${dto.username}" already exists`);
+      throw usernameTaken(dto.username);
     }
     const user = this.users.create({
       username: dto.username,
@@ -95,7 +103,7 @@ export class UsersService {
       return await this.users.save(user);
     } catch (err) {
       if (await this.findByUsername(dto.username)) {
-        throw new ConflictException(`A user with username "${dto.username}" already exists`);
+        throw usernameTaken(dto.username);
       }
       throw err;
     }
@@ -103,10 +111,10 @@ export class UsersService {
 
   async update(id: number, dto: UpdateUserDto): Promise<User> {
     const user = await this.findById(id);
-    if (!user) throw new NotFoundException(`No user with id ${id}`);
+    if (!user) throw noUserWithId(id);
     if (dto.username !== undefined && dto.username !== user.username) {
       if (await this.findByUsername(dto.username)) {
-        throw new ConflictException(`A user with username "${dto.username}" already exists`);
+        throw usernameTaken(dto.username);
       }
       user.username = dto.username;
     }
@@ -122,8 +130,7 @@ export class UsersService {
     } catch (err) {
       // Two renames to the same name at once: the unique index decides, the loser gets a 409.
       const holder = dto.username !== undefined ? await this.findByUsername(dto.username) : null;
-      if (holder && holder.id !== user.id)
-        throw new ConflictException(`A user with username "${dto.username}" already exists`);
+      if (holder && holder.id !== user.id) throw usernameTaken(dto.username);
       throw err;
     }
     // A new password or a deactivation ends the user's other sessions, as Django's
@@ -134,13 +141,15 @@ export class UsersService {
 
   async setPassword(username: string, password: string): Promise<User> {
     const user = await this.findByUsername(username);
-    if (!user) throw new NotFoundException(`No user named "${username}"`);
+    if (!user) throw new AuthError('not_found', `No user named "${username}"`);
     return this.update(user.id, { password });
   }
 
-  async remove(id: number): Promise<void> {
+  /** Deletes a user; `by`, the staff member asking, cannot delete their own account. */
+  async remove(id: number, by?: User): Promise<void> {
+    if (by && by.id === id) throw new AuthError('invalid', 'You cannot delete your own account');
     const result = await this.users.delete({ id });
-    if (!result.affected) throw new NotFoundException(`No user with id ${id}`);
+    if (!result.affected) throw noUserWithId(id);
   }
 
   /**
@@ -165,6 +174,14 @@ export class UsersService {
       return { created, updated };
     });
   }
+}
+
+function usernameTaken(username: string | undefined): AuthError {
+  return new AuthError('conflict', `A user with username "${username}" already exists`);
+}
+
+function noUserWithId(id: number): AuthError {
+  return new AuthError('not_found', `No user with id ${id}`);
 }
 
 export function toAdminView(user: User): AdminUserView {

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
+import { DomainException } from './domain.exception';
 
 const REASONS: Record<number, string> = Object.fromEntries(
   Object.entries(HttpStatus)
@@ -17,7 +18,11 @@ const REASONS: Record<number, string> = Object.fromEntries(
 /** Seconds a client should wait before retrying a 503 (the database timeouts are a few seconds). */
 const RETRY_AFTER_SECONDS = '5';
 
-/** Every error leaves as `{statusCode, error, message}`; anything unexpected is logged and is a 500. */
+/**
+ * Every error leaves as `{statusCode, error, message}`: a feature's domain exception with its kind's
+ * status, an HTTP exception (request-shape problems) with its own; anything unexpected is logged and
+ * is a 500.
+ */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
@@ -28,7 +33,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const req = host.switchToHttp().getRequest<Request>();
     let statusCode = HttpStatus.INTERNAL_SERVER_ERROR;
     let message: string | string[] = 'Internal server error';
-    if (exception instanceof HttpException) {
+    if (exception instanceof DomainException) {
+      statusCode = exception.status;
+      message = exception.detail;
+    } else if (exception instanceof HttpException) {
       statusCode = exception.getStatus();
       const body = exception.getResponse();
       message =

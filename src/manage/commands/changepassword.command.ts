@@ -1,5 +1,5 @@
-import { NotFoundException } from '@nestjs/common';
 import { UsersService } from '../../auth/users.service';
+import { DomainException } from '../../common/domain.exception';
 import { CommandError, ManageCommand, newPassword, UsageError } from '../command';
 
 export const changePasswordCommand: ManageCommand = {
@@ -15,7 +15,7 @@ export const changePasswordCommand: ManageCommand = {
     try {
       await users.setPassword(username, password);
     } catch (err) {
-      if (err instanceof NotFoundException) throw new CommandError(err.message);
+      if (err instanceof DomainException) throw new CommandError(err.detail);
       throw err;
     }
     ctx.out(`Password changed for user "${username}".`);

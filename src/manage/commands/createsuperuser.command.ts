@@ -1,8 +1,8 @@
-import { ConflictException } from '@nestjs/common';
 import { validate } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { CreateUserDto } from '../../auth/users.dto';
 import { UsersService } from '../../auth/users.service';
+import { DomainException } from '../../common/domain.exception';
 import { CommandError, ManageCommand, newPassword, UsageError } from '../command';
 
 export const createSuperuserCommand: ManageCommand = {
@@ -22,7 +22,7 @@ export const createSuperuserCommand: ManageCommand = {
     try {
       await users.create(dto);
     } catch (err) {
-      if (err instanceof ConflictException) throw new CommandError(err.message);
+      if (err instanceof DomainException) throw new CommandError(err.detail);
       throw err;
     }
     ctx.out(`Superuser "${username}" created.`);

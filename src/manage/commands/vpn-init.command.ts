@@ -1,5 +1,5 @@
-import { HttpException } from '@nestjs/common';
 import { VpnService } from '../../ops/vpn/vpn.service';
+import { DomainException } from '../../common/domain.exception';
 import { CommandError, ManageCommand, UsageError } from '../command';
 
 export const vpnInitCommand: ManageCommand = {
@@ -14,7 +14,7 @@ export const vpnInitCommand: ManageCommand = {
     try {
       await (await ctx.app()).get(VpnService).init(url, 'manage');
     } catch (err) {
-      if (err instanceof HttpException) throw new CommandError(err.message);
+      if (err instanceof DomainException) throw new CommandError(err.detail);
       throw err;
     }
     ctx.out(`VPN PKI initialised for ${url}.`);

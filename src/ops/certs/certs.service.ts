@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictException, Injectable, Logger, NotFoundException, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { CommandResult } from '../../common/command-runner';
@@ -12,6 +12,7 @@ import { CertInfo, CertInventoryService } from './cert-inventory.service';
 import { CertRun, CertRunKind, CertRunOutcome, CertRunTrigger } from './cert-run.entity';
 import { CertbotDriver, certbotReason, parseRenewOutput } from './certbot.driver';
 import { CertsConfig } from './certs.config';
+import { CertsError } from './certs.exception';
 
 const LEASE = 'certbot';
 const OUTPUT_TAIL_BYTES = 4096;
@@ -84,7 +85,7 @@ export class CertsService implements OnModuleInit {
 
   async run(id: number): Promise<CertRun> {
     const run = await this.runs.findOneBy({ id });
-    if (!run) throw new NotFoundException(`No certificate run with id ${id}`);
+    if (!run) throw new CertsError('not_found', `No certificate run with id ${id}`);
     return run;
   }
 
@@ -99,7 +100,8 @@ export class CertsService implements OnModuleInit {
   ): Promise<{ run: CertRun; finished: Promise<CertRun> } | null> {
     if (this.current) {
       if (request.trigger !== 'schedule')
-        throw new ConflictException(
+        throw new CertsError(
+          'conflict',
           `A certificate run is already in progress${this.current.id ? ` (run ${this.current.id})` : ''}`,
         );
       const skipped = await this.record(kind, request, 'skipped', 'a previous run was still in progress');
@@ -119,7 +121,7 @@ export class CertsService implements OnModuleInit {
           this.current = null;
           return null;
         }
-        throw new ConflictException('A certificate run is already in progress on another instance');
+        throw new CertsError('conflict', 'A certificate run is already in progress on another instance');
       }
       const run = await this.record(kind, request, 'running', null);
       slot.id = run.id;

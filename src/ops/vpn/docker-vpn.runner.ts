@@ -8,9 +8,9 @@ import {
   toolReason,
   VpnClientCert,
   VpnClientStatus,
-  VpnError,
   VpnRunner,
 } from './vpn-runner';
+import { VpnError } from './vpn.exception';
 
 const NOT_INITIALISED = /ovpn_env\.sh|No such file|pki.*(not found|does not exist)|Missing or invalid PKI/i;
 const DAEMON_DOWN =
@@ -58,11 +58,7 @@ export class DockerVpnRunner extends VpnRunner {
       if (/Unable to find "/.test(result.stderr + result.stdout))
         throw new VpnError('not_found', `${command[0]}: client not found`, reason);
       if (NOT_INITIALISED.test(result.stderr + result.stdout))
-        throw new VpnError(
-          'not_initialised',
-          `the ${this.config.ovpnData} volume is not initialised`,
-          reason,
-        );
+        throw new VpnError('unavailable', `the ${this.config.ovpnData} volume is not initialised`, reason);
       throw new VpnError('tool_failed', `${command[0]} failed (exit ${result.exitCode})`, reason);
     }
     return result;
@@ -73,7 +69,7 @@ export class DockerVpnRunner extends VpnRunner {
       throw new VpnError('tool_failed', 'invalid server URL', 'expected [udp|tcp]://host[:port]');
     const probe = await this.docker(['test', '-f', '/etc/openvpn/pki/ca.crt'], false, true);
     if (probe.exitCode === 0)
-      throw new VpnError('exists', 'a PKI already exists; refusing to overwrite it', this.config.ovpnData);
+      throw new VpnError('conflict', 'a PKI already exists; refusing to overwrite it', this.config.ovpnData);
     await this.docker(['ovpn_genconfig', '-u', url]);
     await this.docker(['ovpn_initpki', 'nopass'], true);
   }
@@ -81,7 +77,8 @@ export class DockerVpnRunner extends VpnRunner {
   async createClient(name: string): Promise<void> {
     assertClientName(name);
     const clients = await this.listClients();
-    if (clients.some((c) => c.name === name)) throw new VpnError('exists', `client "${name}" already exists`);
+    if (clients.some((c) => c.name === name))
+      throw new VpnError('conflict', `client "${name}" already exists`);
     await this.docker(['easyrsa', 'build-client-full', name, 'nopass'], true);
   }
 

@@ -12,9 +12,9 @@ import {
   toolReason,
   VpnClientCert,
   VpnClientStatus,
-  VpnError,
   VpnRunner,
 } from './vpn-runner';
+import { VpnError } from './vpn.exception';
 
 interface IndexEntry {
   flag: string;
@@ -99,7 +99,7 @@ export class LocalVpnRunner extends VpnRunner {
   private async requirePki(): Promise<void> {
     if (!(await exists(join(this.pki, 'ca.crt'))) || !(await exists(join(this.pki, 'index.txt'))))
       throw new VpnError(
-        'not_initialised',
+        'unavailable',
         'VPN PKI is not initialised',
         `no ${join(this.pki, 'ca.crt')}; run vpn-init --url udp://host:1194 first`,
       );
@@ -123,7 +123,7 @@ export class LocalVpnRunner extends VpnRunner {
     const cn = m[2];
     const port = m[3] ?? '1194';
     if (await exists(join(this.pki, 'ca.crt')))
-      throw new VpnError('exists', 'a PKI already exists; refusing to overwrite it', this.pki);
+      throw new VpnError('conflict', 'a PKI already exists; refusing to overwrite it', this.pki);
     await mkdir(join(this.dir, 'ccd'), { recursive: true });
     await writeFile(
       join(this.dir, 'ovpn_env.sh'),
@@ -192,7 +192,7 @@ export class LocalVpnRunner extends VpnRunner {
     assertClientName(name);
     const entries = await this.readIndex();
     if (entries.some((e) => e.name === name) || name === (await this.serverCn()))
-      throw new VpnError('exists', `client "${name}" already exists`);
+      throw new VpnError('conflict', `client "${name}" already exists`);
     await this.easyrsa(['build-client-full', name, 'nopass']);
   }
 

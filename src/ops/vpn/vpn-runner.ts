@@ -16,20 +16,6 @@ export const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** ovpn_genconfig's URL: [proto://]host[:port]. */
 export const SERVER_URL = /^(?:(udp|tcp|udp6|tcp6):\/\/)?([0-9A-Za-z.-]{1,253})(?::([0-9]{1,5}))?$/;
 
-export type VpnErrorKind =
-  'unavailable' | 'not_initialised' | 'tool_failed' | 'not_found' | 'exists' | 'gone';
-
-/** A PKI operation that did not work, with the tool's own reason. */
-export class VpnError extends Error {
-  constructor(
-    readonly kind: VpnErrorKind,
-    message: string,
-    readonly reason?: string,
-  ) {
-    super(message);
-  }
-}
-
 /** The PKI operations, as the kylemanna/openvpn image offers them; two implementations (docker, local). */
 export abstract class VpnRunner {
   abstract init(url: string): Promise<void>;

@@ -1,15 +1,4 @@
-import {
-  BadGatewayException,
-  BadRequestException,
-  ConflictException,
-  GoneException,
-  HttpException,
-  Injectable,
-  Logger,
-  NotFoundException,
-  OnModuleInit,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { OpsEvents } from '../../common/ops-events';
@@ -18,7 +7,8 @@ import { ComponentHealth, HealthRegistry } from '../../health/health.registry';
 import { MetricsService } from '../../metrics/metrics.service';
 import { VpnAudit, VpnClientMeta } from './vpn-audit.entity';
 import { VpnConfig } from './vpn.config';
-import { CLIENT_NAME, SERVER_URL, VpnClientCert, VpnError, VpnRunner } from './vpn-runner';
+import { CLIENT_NAME, SERVER_URL, VpnClientCert, VpnRunner } from './vpn-runner';
+import { VpnError } from './vpn.exception';
 
 const DAY = 86_400_000;
 
@@ -80,7 +70,8 @@ export class VpnService implements OnModuleInit {
 
   validateName(name: unknown): string {
     if (typeof name !== 'string' || !CLIENT_NAME.test(name))
-      throw new BadRequestException(
+      throw new VpnError(
+        'invalid',
         'name must be 1-64 characters of A-Za-z0-9_.- starting with a letter or digit',
       );
     return name;
@@ -121,11 +112,10 @@ export class VpnService implements OnModuleInit {
   }
 
   private describe(err: unknown): string {
-    if (err instanceof VpnError) return err.reason ? `${err.message}: ${err.reason}` : err.message;
-    return (err as Error).message;
+    return err instanceof VpnError ? err.detail : (err as Error).message;
   }
 
-  /** Audits the attempt, logs and publishes failures, and turns VpnErrors into HTTP errors. */
+  /** Audits the attempt, logs and publishes failures; whatever failed leaves as a VpnError. */
   private async operation<T>(actor: string, action: string, clientName: string | null, fn: () => Promise<T>) {
     const started = Date.now();
     try {
@@ -153,7 +143,7 @@ export class VpnService implements OnModuleInit {
         kind,
         detail,
       };
-      const clientError = ['not_found', 'exists', 'gone'].includes(kind);
+      const clientError = ['not_found', 'conflict', 'gone'].includes(kind);
       if (clientError) this.logger.warn(line);
       else this.logger.error(line);
       if (!clientError)
@@ -163,32 +153,13 @@ export class VpnService implements OnModuleInit {
           subject: `VPN ${action}${clientName ? ` ${clientName}` : ''} failed`,
           detail,
         });
-      throw this.toHttp(err);
-    }
-  }
-
-  private toHttp(err: unknown): HttpException {
-    if (err instanceof HttpException) return err;
-    if (!(err instanceof VpnError))
-      return new BadGatewayException(`VPN operation failed: ${(err as Error).message}`);
-    const msg = this.describe(err);
-    switch (err.kind) {
-      case 'not_found':
-        return new NotFoundException(msg);
-      case 'exists':
-        return new ConflictException(msg);
-      case 'gone':
-        return new GoneException(msg);
-      case 'tool_failed':
-        return new BadGatewayException(msg);
-      default:
-        return new ServiceUnavailableException(msg);
+      throw asVpnError(err);
     }
   }
 
   /** First set-up (genconfig + initpki nopass); refuses to overwrite an existing PKI. For `manage vpn-init`. */
   async init(url: string, actor = 'manage'): Promise<void> {
-    if (!SERVER_URL.test(url)) throw new BadRequestException('url must be [udp|tcp]://host[:port]');
+    if (!SERVER_URL.test(url)) throw new VpnError('invalid', 'url must be [udp|tcp]://host[:port]');
     await this.operation(actor, 'init', null, () => this.serialize(() => this.runner.init(url)));
   }
 
@@ -222,7 +193,7 @@ export class VpnService implements OnModuleInit {
       const byName = new Map(metas.map((m) => [m.name, m]));
       return certs.map((c) => this.view(c, byName.get(c.name)));
     } catch (err) {
-      throw this.toHttp(err);
+      throw asVpnError(err);
     }
   }
 
@@ -266,7 +237,7 @@ export class VpnService implements OnModuleInit {
         expired: clients.filter((c) => c.status === 'EXPIRED').length,
       };
     } catch (err) {
-      throw this.toHttp(err);
+      throw asVpnError(err);
     }
   }
 
@@ -321,4 +292,11 @@ export class VpnService implements OnModuleInit {
     this.healthCache = { at: Date.now(), value };
     return value;
   }
+}
+
+/** Anything else that broke a VPN operation (a runner bug, the database) is reported as a tool failure. */
+function asVpnError(err: unknown): VpnError {
+  return err instanceof VpnError
+    ? err
+    : new VpnError('tool_failed', 'VPN operation failed', (err as Error).message);
 }
