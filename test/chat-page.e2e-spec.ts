@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
-import type WebSocket from 'ws';
 import { PAGE_CSP } from '../src/common/public-files';
 import { ChatService } from '../src/chat/chat.service';
 import { startApp, TestApp } from './support/app';
@@ -110,10 +109,7 @@ describeBrowser('the chat page in Chromium', () => {
 
   it('after a dropped connection the page reconnects with ?since= and shows what it missed exactly once', async () => {
     // Cut Alice's socket on the server side, as a network drop would.
-    const chat = t.app.get(ChatService) as unknown as {
-      rooms: Map<string, Set<{ name: string; ws: WebSocket }>>;
-    };
-    for (const client of chat.rooms.get(room) ?? [])
+    for (const client of t.app.get(ChatService).clientsIn(room))
       if (client.name === 'Alice Liddell') client.ws.terminate();
     await alice.locator('#status[data-state="closed"]').waitFor({ timeout: 10_000 });
     await anon.fill('#text', 'while you were away');

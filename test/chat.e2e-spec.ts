@@ -234,10 +234,7 @@ describe.each(databaseVariants({ redis: true }))('chat over WebSocket on $name',
       // Stop reading on the slow client: the kernel buffers fill, then the server's.
       (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
       const chat = t.app.get(ChatService);
-      const serverSide = () => {
-        const room = (chat as unknown as { rooms: Map<string, Set<{ ws: WebSocket }>> }).rooms.get('slow');
-        return [...(room ?? [])];
-      };
+      const serverSide = () => chat.clientsIn('slow');
       const big = 'z'.repeat(60_000);
       for (
         let round = 0;

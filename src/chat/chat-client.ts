@@ -1,51 +1,34 @@
-import type WebSocket from 'ws';
 import { ChatMessage } from './chat.protocol';
+import type { ChatSocket } from './chat-socket';
 
-/** One open chat socket and what the server tracks about it. */
+/** What the upgrade handler learned about a socket before accepting it. */
+export interface ChatJoin {
+  room: string;
+  name: string;
+  userId: number | null;
+  v1: boolean;
+  /** History to send on join: live.v1 clients get the default unless they ask; plain clients only if asked. */
+  history: number | null;
+  since: number | null;
+}
+
+/** One open chat socket as its room sees it: what the fan-out, the join replay and the ping read. */
 export class ChatClient {
   /** Until the join history is sent, live messages wait here, so nothing is missed or repeated. */
   ready = true;
   pending: ChatMessage[] = [];
   /** Highest message id sent to this client. */
   lastSentId = 0;
+  /** Answered the last ping. */
   alive = true;
-  tokens: number;
-  lastRefill: number;
-  strikes = 0;
 
   constructor(
     readonly id: string,
-    readonly ws: WebSocket,
+    readonly ws: ChatSocket,
     readonly room: string,
     readonly name: string,
     readonly userId: number | null,
     /** Speaks the JSON `live.v1` subprotocol (else the seed's plain text). */
     readonly v1: boolean,
-    burst: number,
-  ) {
-    this.tokens = burst;
-    this.lastRefill = Date.now();
-  }
-}
-
-/**
- * Token bucket: `rate` per second, up to `burst`. Returns 'ok', 'drop' (over the limit) or 'close'
- * (over the limit `strikes` times in a row: the socket keeps flooding).
- */
-export function takeToken(
-  client: ChatClient,
-  rate: number,
-  burst: number,
-  strikes: number,
-  now = Date.now(),
-): 'ok' | 'drop' | 'close' {
-  client.tokens = Math.min(burst, client.tokens + ((now - client.lastRefill) * rate) / 1000);
-  client.lastRefill = now;
-  if (client.tokens >= 1) {
-    client.tokens -= 1;
-    client.strikes = 0;
-    return 'ok';
-  }
-  client.strikes++;
-  return client.strikes >= strikes ? 'close' : 'drop';
+  ) {}
 }

@@ -40,6 +40,29 @@ export function messageFrame(message: ChatMessage): ServerFrame {
   return { type: 'message', ...message };
 }
 
+/** A live.v1 client frame: `{"type":"message","text":"…"}`. Returns the text, or why it is refused. */
+export function parseClientFrame(raw: string): { text: string } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return 'Expected a JSON object {"type":"message","text":"…"}';
+  }
+  const frame = value as { type?: unknown; text?: unknown };
+  if (typeof value !== 'object' || value === null || frame.type !== 'message')
+    return 'Unknown frame type; expected "message"';
+  if (typeof frame.text !== 'string') return 'A message needs a "text" string';
+  return { text: frame.text };
+}
+
+/**
+ * Why a message text is refused at the source in either protocol, or null: NUL, which PostgreSQL
+ * text cannot hold (refused the same on SQLite, so both engines behave alike).
+ */
+export function refusedText(text: string): string | null {
+  return text.includes('\u0000') ? 'Text must not contain NUL (U+0000) characters' : null;
+}
+
 /** Close codes with their reasons (RFC 6455 §7.4.1 plus the IANA registry). */
 export const CLOSE = {
   goingAway: { code: 1001, reason: 'server shutting down' },

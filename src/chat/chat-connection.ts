@@ -1,0 +1,132 @@
+import { MetricsService } from '../metrics/metrics.service';
+import { ChatClient, ChatJoin } from './chat-client';
+import type { ChatLog } from './chat-log';
+import type { ChatConfig } from './chat.config';
+import { ChatMessage, CLOSE, encodeV1, parseClientFrame, refusedText, welcomeText } from './chat.protocol';
+import { FloodControl } from './flood-control';
+import { JoinReplay } from './join-replay';
+import { PresenceAnnouncer } from './presence-announcer';
+import { RoomHub } from './room-hub';
+
+/** What a connection needs of the chat service: read per frame (a test may wrap `post`). */
+export interface ChatPoster {
+  /** Shutting down: what sockets send now is not accepted. */
+  readonly stopping: boolean;
+  post(room: string, userId: number | null, name: string, text: string): ChatMessage;
+}
+
+/** The pieces every connection shares; built once by ChatService. */
+export interface ConnectionContext {
+  readonly chat: ChatPoster;
+  readonly hub: RoomHub;
+  readonly replay: JoinReplay;
+  readonly presence: PresenceAnnouncer;
+  readonly metrics: MetricsService;
+  readonly config: Pick<ChatConfig, 'rate' | 'burst' | 'floodStrikes'>;
+  readonly log: ChatLog;
+  /** The flood buckets' clock. */
+  readonly now?: () => number;
+}
+
+/**
+ * One accepted socket: greets it in its protocol, joins its room, and owns its events: frames in
+ * (flood control, then the plain seed protocol or `live.v1` parsed into a message to post), pongs,
+ * and the close that takes it out of its room.
+ */
+export class ChatConnection {
+  private readonly flood: FloodControl;
+
+  constructor(
+    readonly client: ChatClient,
+    private readonly context: ConnectionContext,
+  ) {
+    this.flood = new FloodControl(context.config, context.now);
+  }
+
+  /** Joins the room, greets, starts the join replay, listens, and announces the new member. */
+  open(join: ChatJoin): void {
+    const { client, context } = this;
+    const ws = client.ws;
+    context.hub.join(client);
+    const welcome = welcomeText(client.name);
+    ws.send(
+      client.v1
+        ? encodeV1({
+            type: 'welcome',
+            room: client.room,
+            name: client.name,
+            user: client.userId,
+            text: welcome,
+          })
+        : welcome,
+    );
+    context.replay.start(client, join);
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (client.alive = true));
+    ws.on('close', (code: number) => this.onClose(code));
+    context.presence.joined(client);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    const { client, context } = this;
+    // Shutting down: the socket was sent 1001; what it sends now is not accepted (nor stored).
+    if (context.chat.stopping) return;
+    if (isBinary) {
+      client.ws.close(CLOSE.binary.code, CLOSE.binary.reason);
+      return;
+    }
+    const verdict = this.flood.take();
+    if (verdict !== 'ok') {
+      if (verdict === 'close') {
+        context.log.warn({ event: 'socket_flood_closed', room: client.room, name: client.name });
+        client.ws.close(CLOSE.flood.code, CLOSE.flood.reason);
+      } else if (client.v1) {
+        context.hub.sendFrame(client, {
+          type: 'error',
+          code: 'rate_limited',
+          message: `Slow down: at most ${context.config.rate} messages per second`,
+        });
+      }
+      return;
+    }
+    let text = data.toString('utf8');
+    if (client.v1) {
+      const parsed = parseClientFrame(text);
+      if (typeof parsed === 'string') {
+        context.hub.sendFrame(client, { type: 'error', code: 'bad_request', message: parsed });
+        return;
+      }
+      text = parsed.text;
+    }
+    // The plain seed protocol has no error frame: a refused text is just not relayed.
+    const refused = refusedText(text);
+    if (refused !== null) {
+      if (client.v1) context.hub.sendFrame(client, { type: 'error', code: 'bad_request', message: refused });
+      return;
+    }
+    context.metrics.chatMessagesReceived.inc();
+    context.chat.post(client.room, client.userId, client.name, text);
+  }
+
+  private onClose(code: number): void {
+    const { client, context } = this;
+    context.metrics.chatSocketsClosed.inc({ code: String(code), reason: closeReasonLabel(code) });
+    if (context.hub.leave(client)) context.presence.left(client);
+  }
+}
+
+/** The metrics label of a close code: why live (or the peer) closed the socket. */
+export function closeReasonLabel(code: number): string {
+  const byCode: Record<number, string> = {
+    1000: 'normal',
+    1001: 'going_away',
+    1003: 'bad_frame_binary',
+    1005: 'no_status',
+    1006: 'abnormal',
+    1007: 'bad_frame_utf8',
+    1008: 'flood',
+    1009: 'bad_frame_too_big',
+    1013: 'slow_consumer',
+  };
+  return byCode[code] ?? 'other';
+}
