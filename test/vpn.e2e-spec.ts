@@ -23,6 +23,13 @@ describeVpn('VPN client profiles with the local runner (real easy-rsa/openssl)',
     await createUser(t, { username: 'joe', password: 'joe-pass' });
     staff = await login(t, 'boss', 'boss-pass');
     plain = await login(t, 'joe', 'joe-pass');
+    // A VPN never set up does not degrade the site: up, with a detail saying how to set it up.
+    const before = await request(t.baseUrl).get('/health').expect(200);
+    expect(before.body.components.vpn).toMatchObject({
+      status: 'up',
+      detail: expect.stringMatching(/^not set up/),
+    });
+    expect(before.body.status).toBe('ok'); // overall: not degraded
     // The first set-up, as an operator does it: the manage command on the app's data folder.
     const init = await manage(['vpn-init', '--url', 'udp://vpn.example.org:1194'], {
       DATA_DIR: t.dataDir,
