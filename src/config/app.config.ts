@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { isAbsolute, resolve } from 'node:path';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { defaultHashThreads } from '../auth/pbkdf2-pool';
-import { ConfigError, validateEnv } from './validate-env';
+import { ConfigError, printableValue, validateEnv } from './validate-env';
 
 /**
  * SQLite's `synchronous` in WAL mode: `normal` syncs the WAL at checkpoints only (a power cut may lose
@@ -17,8 +17,16 @@ const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
 /** The app's own environment variables, their defaults and what each accepts. */
+/** A host name or an IP address (IPv6 bare or in brackets), as `listen` takes it. */
+const HOST_PATTERN = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$/;
+/** Django's ALLOWED_HOSTS entries: `*`, a name, `.domain` (and its subdomains), an IP, `[IPv6]`. */
+const ALLOWED_HOST = String.raw`(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|[0-9.]+|\[[0-9A-Fa-f:.]+\])`;
+const ALLOWED_HOSTS_PATTERN = new RegExp(String.raw`^\s*${ALLOWED_HOST}(\s*,\s*${ALLOWED_HOST})*\s*,?\s*$`);
+
 export class AppEnv {
-  @IsString()
+  @Matches(HOST_PATTERN, {
+    message: 'HOST must be a host name or an IP address (0.0.0.0 for all IPv4, :: for all)',
+  })
   HOST: string = '127.0.0.1';
 
   @IsInt({ message: 'PORT must be an integer between 0 and 65535' })
@@ -61,7 +69,10 @@ export class AppEnv {
   @MinLength(32, { message: 'SECRET_KEY must be at least 32 characters' })
   SECRET_KEY?: string;
 
-  @IsString()
+  @Matches(ALLOWED_HOSTS_PATTERN, {
+    message:
+      'ALLOWED_HOSTS must be a comma-separated list of host names, .domains, IP addresses, [IPv6] or *',
+  })
   ALLOWED_HOSTS: string = 'localhost,127.0.0.1,[::1]';
 
   @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
@@ -127,15 +138,26 @@ export function parseTrustProxy(value: string): number {
   return Number(v);
 }
 
-/** Reads the secret from the data folder, creating it (mode 600) on first run. */
+/**
+ * Reads the secret from the data folder, creating it (mode 600) on first run. A folder that cannot
+ * be created or read is a configuration problem naming DATA_DIR, not a stack trace.
+ */
 function loadOrCreateSecret(dataDir: string): string {
   const file = resolve(dataDir, 'secret_key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  return secret;
+  try {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    mkdirSync(dataDir, { recursive: true });
+    const secret = randomBytes(48).toString('base64url');
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
+    return secret;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(
+      `Invalid configuration: DATA_DIR=${printableValue('DATA_DIR', dataDir)}: cannot keep the secret key ` +
+        `file there (${e.code ?? e.message}); make the folder writable or set SECRET_KEY`,
+    );
+  }
 }
 
 /** Typed, validated configuration of the app core; built once at start-up. */

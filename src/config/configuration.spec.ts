@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigurationProblems, checkConfiguration, loadConfiguration } from './configuration';
@@ -47,5 +47,57 @@ describe('loadConfiguration', () => {
     expect(problems.join('\n')).not.toContain('short-secret');
     expect(checkConfiguration(env)).toEqual(problems);
     expect(checkConfiguration({ DATA_DIR: dir })).toEqual([]);
+  });
+});
+
+/**
+ * Every variable the README documents, fed a bad value: the start-up check names it in exactly one
+ * line and never prints a secret. A variable added to the README without a check (or without a row
+ * here) fails this test.
+ */
+describe('every documented variable rejects a bad value', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const documented = new Set<string>();
+  for (const line of readme.split('\n')) {
+    const firstCell = /^\| ([^|]+)\|/.exec(line)?.[1] ?? '';
+    for (const [, name] of firstCell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)) documented.add(name);
+  }
+  const emailTrio = {
+    ALERT_SMTP_URL: 'smtp://mail.example.org:25',
+    ALERT_EMAIL_FROM: 'live@example.org',
+    ALERT_EMAIL_TO: 'ops@example.org',
+  };
+  /** A bad value for each variable (default 'abc'), with what else must be set for it to be read. */
+  const bad: Record<string, { value: string; with?: Record<string, string> }> = {
+    HOST: { value: 'chat server' },
+    ALLOWED_HOSTS: { value: 'example.org;rm -rf' },
+    ALERT_EMAIL_FROM: { value: 'not-an-address', with: emailTrio },
+    ALERT_EMAIL_TO: { value: 'ops@example.org,nobody', with: emailTrio },
+    ALERT_SMTP_URL: { value: 'abc', with: emailTrio },
+    ALERT_SMTP_TIMEOUT_MS: { value: 'abc', with: emailTrio },
+    SECRET_KEY: { value: 'a-short-secret-value' },
+    METRICS_TOKEN: { value: 'short-token' },
+    OVPN_DATA: { value: 'vol ume' },
+    OVPN_IMAGE: { value: 'image name' },
+    REDIS_PREFIX: { value: 'live prefix' },
+  };
+  // Paths and program names may be almost anything; a NUL byte is what no path can hold.
+  for (const name of documented)
+    if (/_(BIN|DIR|WEBROOT)$/.test(name) || name === 'DATA_DIR' || name === 'CERTBOT_DEPLOY_HOOK')
+      bad[name] ??= { value: 'path\0with-nul' };
+  const secrets = ['a-short-secret-value', 'short-token'];
+
+  it('finds the variables in the README', () => expect(documented.size).toBeGreaterThan(60));
+
+  it.each([...documented].sort())('%s', (name) => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-config-'));
+    try {
+      const { value, with: context = {} } = bad[name] ?? { value: 'abc' };
+      const lines = checkConfiguration({ DATA_DIR: dir, ...context, [name]: value });
+      expect(lines.filter((l) => l.startsWith(`Invalid configuration: ${name}=`))).toHaveLength(1);
+      for (const secret of secrets) expect(lines.join('\n')).not.toContain(secret);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

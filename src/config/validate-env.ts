@@ -47,6 +47,16 @@ export function validateEnv<T extends object>(
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
+  // No setting has a use for a NUL byte, and Node's file and process APIs throw on one: refuse it
+  // here, naming the variable, rather than as a stack trace from deep inside start-up.
+  const nulProblems: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    if (!value.includes('\0')) continue;
+    nulProblems.push(
+      `Invalid configuration: ${key}=${printableValue(key, value)}: must not contain a NUL character`,
+    );
+    delete raw[key];
+  }
   const instance = plainToInstance(cls, raw, { enableImplicitConversion: true, exposeDefaultValues: true });
   // Implicit conversion turns any non-empty string into `true`; read booleans strictly instead.
   for (const key of Object.keys(raw)) {
@@ -56,6 +66,7 @@ export function validateEnv<T extends object>(
     (instance as Record<string, unknown>)[key] = parsed;
   }
   const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(problems(errors, raw).join('\n'));
+  const lines = [...nulProblems, ...problems(errors, raw)];
+  if (lines.length > 0) throw new ConfigError(lines.join('\n'));
   return instance;
 }
