@@ -35,17 +35,76 @@ describe('manage commands (real child processes on the app’s database)', () =>
   };
 
   it('prints usage with exit code 2 for no command, an unknown one, or bad options', async () => {
-    const [none, unknown, missing] = await Promise.all([
+    const [none, unknown, missing, extra, unknownOption, badName] = await Promise.all([
       manage([], env),
       manage(['frobnicate'], env),
       manage(['createsuperuser', '--email', 'x@example.org'], env),
+      manage(['changepassword', 'a', 'b'], env),
+      manage(['clearsessions', '--all'], env),
+      manage(['createsuperuser', '--username', 'bad user!'], { ...env, LIVE_PASSWORD: 'x' }),
     ]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain('import-django-users FILE');
+    expect(none.stdout).toContain('import-django-users <file>');
+    expect(none.stdout).toContain('Exit codes: 0 done, 1 the command failed, 2 usage');
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('Unknown command "frobnicate"');
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('--username is required');
+    expect(missing.stderr).toContain("required option '--username <username>' not specified");
+    expect(missing.stderr).toContain('(add --help for usage)');
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain('too many arguments');
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toContain("unknown option '--all'");
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toMatch(/^createsuperuser: .*username/m);
+    // Usage errors found while parsing come before any database is opened.
+    for (const r of [none, unknown, missing, extra, unknownOption])
+      expect(r.stderr).not.toContain('Using database');
+  }, 60_000);
+
+  it("<command> --help prints that command's usage, exit 0", async () => {
+    const [create, vpn, helpCommand, all] = await Promise.all([
+      manage(['createsuperuser', '--help'], env),
+      manage(['vpn-init', '--help'], env),
+      manage(['help', 'changepassword'], env),
+      manage(['--help'], env),
+    ]);
+    expect(create).toMatchObject({ code: 0, stderr: '' });
+    expect(create.stdout).toContain('Usage: npm run manage -- createsuperuser [options]');
+    expect(create.stdout).toMatch(/--username <username>\s+the new user’s name/);
+    expect(create.stdout).toContain('--email <email>');
+    expect(vpn).toMatchObject({ code: 0 });
+    expect(vpn.stdout).toContain('--url <url>');
+    expect(helpCommand).toMatchObject({ code: 0 });
+    expect(helpCommand.stdout).toContain('Usage: npm run manage -- changepassword [options] <username>');
+    expect(all).toMatchObject({ code: 0 });
+    expect(all.stdout).toContain('renew-certs [options]');
+  }, 60_000);
+
+  it('says which database it uses, on stderr, with a PostgreSQL password masked', async () => {
+    const here = await manage(['clearsessions'], env);
+    expect(here.code).toBe(0);
+    expect(here.stderr).toBe(`Using database sqlite:${join(dataDir, 'db.sqlite3')}\n`);
+    // Nothing listens on port 1: the database is unavailable, which is exit code 3, not 1.
+    const away = await manage(['clearsessions'], {
+      ...env,
+      DATABASE_URL: 'postgres://live:hunter2@127.0.0.1:1/live',
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    });
+    expect(away.stderr).toContain('Using database postgres://live:***@127.0.0.1:1/live\n');
+    expect(away.stderr).toContain('clearsessions: Database unavailable: connection refused');
+    expect(away.stderr).not.toContain('hunter2');
+    expect(away.code).toBe(3);
+  }, 60_000);
+
+  it('a value the feature refuses (a domain error of kind invalid) is a usage error, exit 2', async () => {
+    const badUrl = await manage(['vpn-init', '--url', 'http://x'], {
+      ...env,
+      VPN_RUNNER: 'local',
+      VPN_CRL_CRON: 'off',
+    });
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toContain('vpn-init: url must be [udp|tcp]://host[:port]');
   }, 60_000);
 
   it('migrate reports that the server already applied everything', async () => {
@@ -73,7 +132,7 @@ describe('manage commands (real child processes on the app’s database)', () =>
       manage(['createsuperuser', '--username', 'other'], env),
     ]);
     expect(dup.code).toBe(1);
-    expect(dup.stderr).toContain('already exists');
+    expect(dup.stderr).toContain('createsuperuser: A user with username "root" already exists');
     expect(noPassword.code).toBe(1);
     expect(noPassword.stderr).toContain('set LIVE_PASSWORD');
     expect(await t.app.get(UsersService).findByUsername('other')).toBeNull();

@@ -1,18 +1,20 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { ParseArgsConfig } from 'node:util';
+import type { Command } from 'commander';
 import type { AppConfig } from '../config/app.config';
 
-/** A mistake in how the command was called: usage is printed, exit code 2. */
+/** A mistake in how the command was called, found after parsing: usage hint, exit code 2. */
 export class UsageError extends Error {}
-/** The command could not do its job: one line on stderr, exit code 1. */
+/** The command could not do its job (Django's CommandError): one line on stderr, exit code 1. */
 export class CommandError extends Error {}
 
 export interface CommandContext {
   config: AppConfig;
   /** The booted app (services, database), for commands that need it. */
   app(): Promise<INestApplicationContext>;
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
+  /** The parsed options (commander's `opts()`), by their camelCase names. */
+  options: Record<string, unknown>;
+  /** The declared arguments, in order. */
+  args: string[];
   env: Record<string, string | undefined>;
   out(line: string): void;
   /** Asks for a secret on the terminal without echoing it; null when there is no terminal. */
@@ -23,8 +25,8 @@ export interface CommandContext {
 export interface ManageCommand {
   name: string;
   summary: string;
-  usage: string;
-  options?: ParseArgsConfig['options'];
+  /** Declares the command's arguments and options on its commander Command (`--help` shows them). */
+  declare?(command: Command): void;
   run(ctx: CommandContext): Promise<void>;
 }
 

@@ -1,55 +1,77 @@
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError } from 'commander';
 import { AppModule } from '../app.module';
 import { createLogger } from '../app.factory';
+import { DomainException } from '../common/domain.exception';
 import { loadConfiguration } from '../config/configuration';
 import { ConfigError } from '../config/validate-env';
+import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
+import { describeDatabaseTarget } from '../database/database-target';
 import { CommandContext, CommandError, ManageCommand, UsageError } from './command';
 import { commands } from './commands';
 import { askSecret } from './terminal';
 
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+/**
+ * Exit codes, as Django's manage.py: 0 done; 1 the command failed (CommandError, and a domain error
+ * such as an unknown user or a PKI that already exists); 2 it was called wrongly (unknown command,
+ * bad or missing option or argument, a value the feature refuses, a bad environment variable).
+ * We add 3, as CommandError(returncode=3) could: nothing is wrong with the request, but what it needs
+ * is unavailable now (the database, a lock another instance holds, the Docker daemon): try again.
+ */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_UNAVAILABLE = 3;
 
-function usage(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
-  return [
-    'Usage: npm run manage -- <command> [options]',
-    '',
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
-  ].join('\n');
+const EXIT_CODES_HELP = `
+Exit codes: 0 done, 1 the command failed, 2 usage or configuration error, 3 unavailable now (retry).
+Every command first prints the database it uses on stderr ("Using database ...").`;
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
+  if (err instanceof DomainException)
+    return err.kind === 'invalid' ? EXIT_USAGE : err.kind === 'unavailable' ? EXIT_UNAVAILABLE : EXIT_FAILED;
+  if (isDatabaseUnavailable(err)) return EXIT_UNAVAILABLE;
+  return EXIT_FAILED;
+}
+
+/** The program: one commander subcommand per ManageCommand, running `execute` when it is chosen. */
+function program(execute: (command: ManageCommand, sub: Command) => Promise<void>): Command {
+  const root = new Command('npm run manage --')
+    .description('live’s management commands, in the manner of Django’s manage.py')
+    // Parse errors come back here as CommanderErrors instead of ending the process.
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP);
+  for (const command of commands) {
+    const sub = root.command(command.name).description(command.summary);
+    command.declare?.(sub);
+    sub.action(() => execute(command, sub));
+  }
+  return root;
 }
 
 /** Runs one manage command; returns the process exit code. */
 export async function runManage(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(usage() + '\n');
-    return name ? EXIT_OK : EXIT_USAGE;
-  }
-  const command: ManageCommand | undefined = commands.find((c) => c.name === name);
-  if (!command) {
-    process.stderr.write(`Unknown command "${name}".\n\n${usage()}\n`);
-    return EXIT_USAGE;
-  }
   let app: INestApplicationContext | null = null;
-  try {
+  const chosen: { command?: ManageCommand } = {};
+  const execute = async (command: ManageCommand, sub: Command): Promise<void> => {
+    chosen.command = command;
     const configuration = loadConfiguration(env);
     const config = configuration.app;
-    const parsed = parseArgs({
-      args: rest,
-      options: command.options ?? {},
-      allowPositionals: true,
-      strict: true,
-    });
+    // Said first, so a command run from another folder cannot quietly make a new ./data.
+    process.stderr.write(`Using database ${describeDatabaseTarget(config.database)}\n`);
     const ctx: CommandContext = {
       config,
       env,
-      values: parsed.values as CommandContext['values'],
-      positionals: parsed.positionals,
+      options: sub.opts(),
+      args: sub.args,
       out: (line) => process.stdout.write(line + '\n'),
       askSecret,
       async app() {
@@ -66,21 +88,32 @@ export async function runManage(argv: string[], env: Record<string, string | und
       },
     };
     await command.run(ctx);
+  };
+  const root = program(execute);
+  if (argv.length === 0) {
+    root.outputHelp(); // on stdout, with the exit codes, as --help; but no command is a usage error
+    return EXIT_USAGE;
+  }
+  try {
+    await root.parseAsync(argv, { from: 'user' });
     return EXIT_OK;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    if (err instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`${name}: ${e.message}\nUsage: npm run manage -- ${command.usage}\n`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof CommandError || err instanceof ConfigError) {
+    // commander has already printed its own message (and the hint) for these.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    const name = chosen.command?.name ?? 'manage';
+    const e = err as Error;
+    if (err instanceof UsageError)
+      process.stderr.write(`${name}: ${e.message}\n(see npm run manage -- ${name} --help)\n`);
+    else if (err instanceof DomainException) process.stderr.write(`${name}: ${err.detail}\n`);
+    else if (err instanceof CommandError || err instanceof ConfigError)
       process.stderr.write(`${name}: ${e.message}\n`);
-      return err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILED;
-    }
-    process.stderr.write(
-      `${name} failed: ${env.LOG_LEVEL === 'debug' ? (e.stack ?? e.message) : e.message}\n`,
-    );
-    return EXIT_FAILED;
+    else if (isDatabaseUnavailable(err))
+      process.stderr.write(`${name}: Database unavailable: ${describeDatabaseError(err)}\n`);
+    else
+      process.stderr.write(
+        `${name} failed: ${env.LOG_LEVEL === 'debug' ? (e.stack ?? e.message) : e.message}\n`,
+      );
+    return exitCodeOf(err);
   } finally {
     const opened = app as INestApplicationContext | null;
     if (opened) await opened.close();

@@ -1,23 +1,17 @@
 import { UsersService } from '../../auth/users.service';
-import { DomainException } from '../../common/domain.exception';
-import { CommandError, ManageCommand, newPassword, UsageError } from '../command';
+import { CommandError, ManageCommand, newPassword } from '../command';
 
 export const changePasswordCommand: ManageCommand = {
   name: 'changepassword',
   summary: "set a user's password (from LIVE_PASSWORD or asked); ends their sessions",
-  usage: 'changepassword USERNAME',
+  declare: (command) => command.argument('<username>', 'the user whose password changes'),
   async run(ctx) {
-    const [username, ...rest] = ctx.positionals;
-    if (!username || rest.length > 0) throw new UsageError('give exactly one username');
+    const [username] = ctx.args;
     const users = (await ctx.app()).get(UsersService);
+    // Before asking for a password that could not be used.
     if (!(await users.findByUsername(username))) throw new CommandError(`no user named "${username}"`);
     const password = await newPassword(ctx, username);
-    try {
-      await users.setPassword(username, password);
-    } catch (err) {
-      if (err instanceof DomainException) throw new CommandError(err.detail);
-      throw err;
-    }
+    await users.setPassword(username, password);
     ctx.out(`Password changed for user "${username}".`);
   },
 };

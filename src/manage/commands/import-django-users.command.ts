@@ -1,15 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { DjangoDumpError, parseDjangoUserDump } from '../../auth/django-import';
 import { UsersService } from '../../auth/users.service';
-import { CommandError, ManageCommand, UsageError } from '../command';
+import { CommandError, ManageCommand } from '../command';
 
 export const importDjangoUsersCommand: ManageCommand = {
   name: 'import-django-users',
   summary: 'import users from `manage.py dumpdata auth.user` output, keeping their password hashes',
-  usage: 'import-django-users FILE',
+  declare: (command) => command.argument('<file>', 'the JSON that dumpdata wrote'),
   async run(ctx) {
-    const [file, ...rest] = ctx.positionals;
-    if (!file || rest.length > 0) throw new UsageError('give exactly one file');
+    const [file] = ctx.args;
     let text: string;
     try {
       text = await readFile(file, 'utf8');

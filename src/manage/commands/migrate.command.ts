@@ -6,7 +6,6 @@ import { ManageCommand } from '../command';
 export const migrateCommand: ManageCommand = {
   name: 'migrate',
   summary: 'apply pending database migrations (the server also does it at start-up)',
-  usage: 'migrate',
   async run(ctx) {
     const dataSource = await new DataSource(buildDataSourceOptions(ctx.config.database)).initialize();
     try {

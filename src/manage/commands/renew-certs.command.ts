@@ -3,12 +3,11 @@ import { CommandError, ManageCommand } from '../command';
 
 export const renewCertsCommand: ManageCommand = {
   name: 'renew-certs',
-  summary: 'run certbot renew now (recorded in the same history as scheduled runs); --force renews all',
-  usage: 'renew-certs [--force]',
-  options: { force: { type: 'boolean' } },
+  summary: 'run certbot renew now (recorded in the same history as scheduled runs)',
+  declare: (command) => command.option('--force', 'renew every certificate, due or not'),
   async run(ctx) {
     const certs = (await ctx.app()).get(CertsService);
-    const run = await certs.renewNow('manage', ctx.values.force === true);
+    const run = await certs.renewNow('manage', ctx.options.force === true);
     ctx.out(
       `Run ${run.id}: ${run.outcome}` +
         (run.renewed.length ? `; renewed ${run.renewed.join(', ')}` : '') +

@@ -1,22 +1,14 @@
 import { VpnService } from '../../ops/vpn/vpn.service';
-import { DomainException } from '../../common/domain.exception';
-import { CommandError, ManageCommand, UsageError } from '../command';
+import { ManageCommand } from '../command';
 
 export const vpnInitCommand: ManageCommand = {
   name: 'vpn-init',
   summary: 'first VPN set-up: ovpn_genconfig -u URL + ovpn_initpki nopass (refuses an existing PKI)',
-  usage: 'vpn-init --url udp://vpn.example.org:1194',
-  options: { url: { type: 'string' } },
+  declare: (command) =>
+    command.requiredOption('--url <url>', 'the server as clients reach it, e.g. udp://vpn.example.org:1194'),
   async run(ctx) {
-    const url = ctx.values.url;
-    if (typeof url !== 'string' || !url)
-      throw new UsageError('--url is required, e.g. udp://vpn.example.org:1194');
-    try {
-      await (await ctx.app()).get(VpnService).init(url, 'manage');
-    } catch (err) {
-      if (err instanceof DomainException) throw new CommandError(err.detail);
-      throw err;
-    }
+    const url = ctx.options.url as string;
+    await (await ctx.app()).get(VpnService).init(url, 'manage');
     ctx.out(`VPN PKI initialised for ${url}.`);
   },
 };
