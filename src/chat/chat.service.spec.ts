@@ -1,48 +1,26 @@
-import { EventEmitter } from 'node:events';
-import WebSocket from 'ws';
 import { MetricsService } from '../metrics/metrics.service';
 import { ChannelLayer, InMemoryChannelLayer } from './channel-layer';
 import { ChatConfig } from './chat.config';
 import { ChatMessage } from './chat.protocol';
+import { FakeChatSocket } from './chat.fakes';
 import { ChatJoin, ChatService } from './chat.service';
 import { HistoryService } from './history.service';
 import { InstanceSlot } from './instance-slot';
 import { InMemoryPresence } from './presence';
 
-/** Just enough of a `ws` socket for ChatService: records what is sent (no TCP socket behind it). */
-class FakeSocket extends EventEmitter {
-  readyState: number = WebSocket.OPEN;
-  bufferedAmount = 0;
-  readonly sent: string[] = [];
-  send(data: string | Buffer): void {
-    if (this.readyState === WebSocket.OPEN) this.sent.push(data.toString());
-  }
-  close(): void {
-    if (this.readyState === WebSocket.CLOSED) return;
-    this.readyState = WebSocket.CLOSED;
-    this.emit('close', 1001);
-  }
-  ping(): void {}
-  terminate(): void {
-    this.close();
-  }
-  /** live.v1 frames received, presence notices left out. */
-  frames(): { type: string; code?: string; text?: string; messages?: ChatMessage[] }[] {
-    // Presence notices are not held for a joining socket (nor part of what is tested here).
-    return this.sent.map((s) => JSON.parse(s) as { type: string }).filter((f) => f.type !== 'presence');
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** live.v1 frames received, presence notices left out (they are not held for a joining socket). */
+const frames = (ws: FakeChatSocket) => ws.frames().filter((f) => f.type !== 'presence');
 
 /**
  * A joining socket's history read stands for a database that hangs (PostgreSQL black-holed) or
  * fails: live messages must still reach it, after `history_unavailable`, without duplicates.
  */
-describe('ChatService join history deadline', () => {
+describe('ChatService', () => {
   let chat: ChatService;
   let reads: { room: string; resolve: (m: ChatMessage[]) => void; reject: (e: Error) => void }[];
   let history: HistoryService;
+  let appended: string[];
 
   const join = (v1: boolean, wanted: number | null): ChatJoin => ({
     room: 'hung',
@@ -52,19 +30,19 @@ describe('ChatService join history deadline', () => {
     history: wanted,
     since: null,
   });
-  const connect = (v1: boolean, wanted: number | null) => {
-    const ws = new FakeSocket();
-    chat.connect(ws as unknown as WebSocket, join(v1, wanted));
+  const connect = (v1: boolean, wanted: number | null, ws = new FakeChatSocket()) => {
+    chat.connect(ws, join(v1, wanted));
     return ws;
   };
 
   beforeEach(async () => {
     reads = [];
+    appended = [];
     history = {
       recent: (room: string) =>
         new Promise<ChatMessage[]>((resolve, reject) => reads.push({ room, resolve, reject })),
       after: () => new Promise(() => undefined),
-      append: () => undefined,
+      append: (m: ChatMessage) => appended.push(m.text),
     } as unknown as HistoryService;
     const slot = { acquire: async (onChange: (n: number) => void) => (onChange(1), 1) };
     chat = new ChatService(
@@ -88,17 +66,17 @@ describe('ChatService join history deadline', () => {
     const first = chat.post('hung', null, 'Speaker', 'while loading');
     await sleep(50);
     // Held while the history may still come (so nothing is sent out of order).
-    expect(joining.frames().map((f) => f.type)).toEqual(['welcome']);
+    expect(frames(joining).map((f) => f.type)).toEqual(['welcome']);
     await sleep(150);
     const second = chat.post('hung', null, 'Speaker', 'after the deadline');
-    const frames = joining.frames();
-    expect(frames.map((f) => f.type)).toEqual(['welcome', 'error', 'message', 'message']);
-    expect(frames[1]).toMatchObject({ type: 'error', code: 'history_unavailable' });
-    expect(frames.slice(2).map((f) => f.text)).toEqual([first.text, second.text]);
+    const seen = frames(joining);
+    expect(seen.map((f) => f.type)).toEqual(['welcome', 'error', 'message', 'message']);
+    expect(seen[1]).toMatchObject({ type: 'error', code: 'history_unavailable' });
+    expect(seen.slice(2).map((f) => f.text)).toEqual([first.text, second.text]);
     // The read answers at last: too late, it is ignored (no history frame after live messages).
     reads[0].resolve([first]);
     await sleep(10);
-    expect(joining.frames()).toHaveLength(4);
+    expect(frames(joining)).toHaveLength(4);
   });
 
   it('a read that fails: history_unavailable at once, then live messages; plain clients get the messages', async () => {
@@ -109,9 +87,13 @@ describe('ChatService join history deadline', () => {
     for (const r of reads) r.reject(new Error('connection refused'));
     await sleep(10);
     chat.post('hung', null, 'Speaker', 'live');
-    expect(v1.frames().map((f) => f.type)).toEqual(['welcome', 'error', 'message', 'message']);
-    expect(v1.frames()[1]).toMatchObject({ code: 'history_unavailable' });
-    expect(plain.sent).toEqual(['Bienvenue Anonymous troll !', `<Speaker> ${held.text}`, '<Speaker> live']);
+    expect(frames(v1).map((f) => f.type)).toEqual(['welcome', 'error', 'message', 'message']);
+    expect(frames(v1)[1]).toMatchObject({ code: 'history_unavailable' });
+    expect(plain.texts()).toEqual([
+      'Bienvenue Anonymous troll !',
+      `<Speaker> ${held.text}`,
+      '<Speaker> live',
+    ]);
   });
 
   it('a read within the deadline: history, then held messages minus those it already held', async () => {
@@ -121,10 +103,45 @@ describe('ChatService join history deadline', () => {
     const b = chat.post('hung', null, 'Speaker', 'only live');
     reads[0].resolve([a]);
     await sleep(10);
-    const frames = joining.frames();
-    expect(frames.map((f) => f.type)).toEqual(['welcome', 'history', 'message']);
-    expect(frames[1].messages?.map((m) => m.id)).toEqual([a.id]);
-    expect(frames[2].text).toBe(b.text);
+    const seen = frames(joining);
+    expect(seen.map((f) => f.type)).toEqual(['welcome', 'history', 'message']);
+    expect(seen[1].messages?.map((m) => m.id)).toEqual([a.id]);
+    expect(seen[2].text).toBe(b.text);
+  });
+
+  it('post stores the message and reaches every socket of the room in its protocol', async () => {
+    const v1 = connect(true, 0);
+    const plain = connect(false, null);
+    const m = chat.post('hung', 3, 'Speaker\u0000', 'hello');
+    expect(m).toMatchObject({ room: 'hung', user: 3, name: 'Speaker\uFFFD', text: 'hello' });
+    expect(appended).toEqual(['hello']);
+    expect(frames(v1).slice(1)).toEqual([{ type: 'message', ...m }]);
+    expect(plain.texts().slice(1)).toEqual(['<Speaker\uFFFD> hello']);
+    expect(chat.socketCount).toBe(2);
+    expect(chat.clientsIn('hung').map((c) => c.ws)).toEqual([v1, plain]);
+  });
+
+  it('shutdown: held messages, then 1001; nothing accepted after; waits for the peers to answer', async () => {
+    const joining = connect(true, null); // its history read hangs: the message below is held
+    const slowPeer = connect(false, 0, new FakeChatSocket({ answersClose: false }));
+    await sleep(10);
+    const held = chat.post('hung', null, 'Speaker', 'held');
+    let done = false;
+    const stopping = chat.onModuleDestroy().then(() => (done = true));
+    expect(frames(joining).map((f) => f.type)).toEqual(['welcome', 'message']);
+    expect(frames(joining)[1].text).toBe(held.text);
+    expect(joining.closedWith).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(slowPeer.closedWith?.code).toBe(1001);
+    slowPeer.receive('too late');
+    expect(appended).toEqual(['held']);
+    const late = connect(true, null);
+    expect(late.texts()).toEqual([]);
+    expect(late.closedWith?.code).toBe(1001);
+    await sleep(30);
+    expect(done).toBe(false); // the slow peer has not answered its close frame yet
+    slowPeer.terminate();
+    await stopping;
+    expect(chat.socketCount).toBe(0);
   });
 
   it('CHAT_HISTORY_JOIN_TIMEOUT_MS defaults to 3000 and is validated', () => {
