@@ -144,6 +144,26 @@ describe('ChatService', () => {
     expect(chat.socketCount).toBe(0);
   });
 
+  it("answers another instance's flush barrier by writing its history now", async () => {
+    const layer = new InMemoryChannelLayer();
+    let handler: (() => Promise<boolean>) | undefined;
+    jest.spyOn(layer, 'setFlushHandler').mockImplementation((h) => (handler = h));
+    const flushNow = jest.fn(async () => true);
+    const slot = { acquire: async (onChange: (n: number) => void) => (onChange(1), 1) };
+    const other = new ChatService(
+      new ChatConfig({}),
+      layer,
+      new InMemoryPresence(),
+      { flushNow } as unknown as HistoryService,
+      slot as unknown as InstanceSlot,
+      new MetricsService(),
+    );
+    await other.onModuleInit();
+    expect(await handler?.()).toBe(true);
+    expect(flushNow).toHaveBeenCalledTimes(1);
+    await other.onModuleDestroy();
+  });
+
   it('CHAT_HISTORY_JOIN_TIMEOUT_MS defaults to 3000 and is validated', () => {
     expect(new ChatConfig({}).historyJoinTimeoutMs).toBe(3000);
     expect(new ChatConfig({ CHAT_HISTORY_JOIN_TIMEOUT_MS: '250' }).historyJoinTimeoutMs).toBe(250);

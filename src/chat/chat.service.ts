@@ -90,6 +90,8 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
   async onModuleInit(): Promise<void> {
     await this.slot.acquire((slot) => this.ids.setSlot(slot));
     this.layer.setListener((group, event) => this.onGroupEvent(group, event));
+    // Another instance is about to read the history (a join's `since`): what this one holds goes first.
+    this.layer.setFlushHandler(() => this.history.flushNow());
     // Members of a dead instance vanished without a leave: tell this instance's rooms.
     this.presence.onStale(() => this.announcer.refreshAll());
     this.heartbeat.start();

@@ -79,6 +79,25 @@ describe('HistoryService batching', () => {
     return spy;
   };
 
+  it('flushNow (another instance is about to read): writes the batch at once, false while writes fail', async () => {
+    history.append(message(1));
+    history.append(message(2));
+    expect(await history.flushNow()).toBe(true);
+    expect(await storedIds()).toEqual([1, 2]); // before the 20 ms flush interval
+    quietLogger();
+    await db.query('ALTER TABLE chat_message RENAME TO chat_message_away');
+    history.append(message(3));
+    expect(await history.flushNow()).toBe(false);
+    // While writes fail, asking again does not add attempts: the regular retries go on alone.
+    const inserts = jest.spyOn(history as unknown as { insertRows: () => Promise<void> }, 'insertRows');
+    expect(await history.flushNow()).toBe(false);
+    expect(inserts).not.toHaveBeenCalled();
+    await db.query('ALTER TABLE chat_message_away RENAME TO chat_message');
+    await sleep(100);
+    expect(await history.flushNow()).toBe(true);
+    expect(await storedIds()).toEqual([1, 2, 3]);
+  });
+
   it('splits a batch the database refuses: every good row lands, the bad one is dropped once', async () => {
     const logged = quietLogger();
     // A row SQLite itself refuses (the pre-checks in append() do not look at it): a NULL text,
@@ -91,7 +110,9 @@ describe('HistoryService batching', () => {
     await history.flush();
     expect(await storedIds()).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((id) => id !== 17));
     expect(await dropped()).toBe(1);
-    const drops = logged.mock.calls.map((c) => JSON.stringify(c[0])).filter((l) => l.includes('history_row_dropped'));
+    const drops = logged.mock.calls
+      .map((c) => JSON.stringify(c[0]))
+      .filter((l) => l.includes('history_row_dropped'));
     expect(drops).toHaveLength(1);
     expect(JSON.parse(drops[0])).toMatchObject({ event: 'history_row_dropped', id: 17, room: 'lobby' });
     expect(history.historyWriteState().state).toBe('ok');

@@ -151,6 +151,18 @@ export class HistoryService implements BeforeApplicationShutdown {
     return this.flushing;
   }
 
+  /**
+   * Writes what is queued now because another instance is about to read the database (its flush
+   * barrier, before a join's `since` replay). True once nothing is left unsaved; false while writes
+   * fail: the regular retries go on, and the asker waits out its deadline rather than have this
+   * instance hammer a database that is down.
+   */
+  async flushNow(): Promise<boolean> {
+    if (this.lastError) return false;
+    await this.flush();
+    return this.pending.length === 0;
+  }
+
   private async writeQueued(): Promise<void> {
     while (this.pending.length > 0) {
       this.inFlight = this.pending.splice(0, MAX_BATCH);

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import WebSocket from 'ws';
 import { MetricsService } from '../metrics/metrics.service';
 import { InMemoryChannelLayer } from './channel-layer';
@@ -5,6 +6,8 @@ import { ChatJoin } from './chat-client';
 import { ChatMessage } from './chat.protocol';
 import { fakeClient, RecordingLog } from './chat.fakes';
 import { JoinReplay, JoinReplayConfig } from './join-replay';
+import { RedisChannelLayer } from './redis/redis-channel-layer';
+import { FakeRedis } from './redis/redis.fakes';
 import { RoomHub } from './room-hub';
 import { SlowConsumerGuard } from './slow-consumer';
 
@@ -135,18 +138,11 @@ describe('JoinReplay', () => {
     expect(reads).toHaveLength(1);
   });
 
-  it('in a cluster, a since read also gives other instances time to write their batch', async () => {
-    jest.useFakeTimers();
-    try {
-      replay = replayWith({ ...config, redisUrl: 'redis://cluster' });
-      joinWith(true, 10);
-      await jest.advanceTimersByTimeAsync(2 * config.historyFlushMs + 149);
-      expect(reads).toHaveLength(0);
-      await jest.advanceTimersByTimeAsync(1);
-      expect(reads).toHaveLength(1);
-    } finally {
-      jest.useRealTimers();
-    }
+  it('on a single instance (in-memory layer) a since read waits for nobody', async () => {
+    replay = replayWith({ ...config, historyFlushMs: 60_000 });
+    joinWith(true, 10);
+    await settle();
+    expect(reads).toHaveLength(1);
   });
 
   it('a failed read: live.v1 gets history_unavailable, then the held messages', async () => {
@@ -183,5 +179,116 @@ describe('JoinReplay', () => {
     reads[0].resolve({ messages: [msg(11)], truncated: false });
     await settle();
     expect(client.ws.sent).toEqual([]);
+  });
+});
+
+/**
+ * Two instances on one (in-process) Redis. A's sender posted and left: its messages were published
+ * before B received the room, so B's socket gets them only from the database, and A still holds
+ * them in its write batch. B's `since` read must come after A wrote them: asked, not waited for.
+ */
+describe('JoinReplay in a cluster: the flush barrier', () => {
+  let redis: FakeRedis;
+  let a: RedisChannelLayer;
+  let b: RedisChannelLayer;
+  let hubB: RoomHub;
+  /** The database both instances write to and read from. */
+  let saved: ChatMessage[];
+  /** A's write batch, not yet in the database. */
+  let batchA: ChatMessage[];
+  let steps: string[];
+
+  const postOnA = (id: number) => {
+    const message = msg(id);
+    batchA.push(message);
+    a.groupSend(ROOM, { kind: 'message', message });
+  };
+  const replayOnB = (historyFlushMs: number) =>
+    new JoinReplay(
+      {
+        historyDefault: 50,
+        historyMax: 500,
+        historyJoinTimeoutMs: 1000,
+        historyFlushMs,
+        redisUrl: 'redis://fake',
+      },
+      {
+        recent: async () => [],
+        after: async (_room: string, since: number) => {
+          steps.push(`B reads ${saved.length}`);
+          return { messages: saved.filter((m) => m.id > since), truncated: false };
+        },
+      },
+      hubB,
+      new RecordingLog(),
+    );
+  const joinOnB = (replay: JoinReplay, since: number) => {
+    const client = fakeClient(ROOM, true);
+    hubB.join(client);
+    replay.start(client, { room: ROOM, name: client.name, userId: null, v1: true, history: null, since });
+    return client;
+  };
+  const untilReady = async (client: { ready: boolean }) => {
+    for (let i = 0; i < 1000 && !client.ready; i++) await new Promise((r) => setTimeout(r, 5));
+  };
+  const idsSeen = (ws: { frames(): { type: string; id?: number; messages?: { id: number }[] }[] }) =>
+    ws.frames().flatMap((f) => (f.type === 'history' ? f.messages!.map((m) => m.id) : f.id ? [f.id] : []));
+
+  beforeEach(async () => {
+    jest.spyOn(Logger.prototype, 'debug').mockImplementation();
+    redis = new FakeRedis();
+    saved = [];
+    batchA = [];
+    steps = [];
+    a = new RedisChannelLayer('redis://fake', 'unit', redis.open);
+    b = new RedisChannelLayer('redis://fake', 'unit', redis.open);
+    a.setFlushHandler(async () => {
+      steps.push('A writes');
+      await new Promise((r) => setTimeout(r, 20)); // the INSERT
+      saved.push(...batchA.splice(0));
+      return true;
+    });
+    const log = new RecordingLog();
+    hubB = new RoomHub(b, new SlowConsumerGuard(1 << 20, log), new MetricsService(), log);
+    b.setListener((room, event) => {
+      if (event.kind === 'message') hubB.broadcast(room, event.message);
+    });
+    await settle(); // both connected, the control channels subscribed
+  });
+  afterEach(async () => {
+    await Promise.all([a.close(), b.close()]);
+    jest.restoreAllMocks();
+  });
+
+  it("B's replay waits for A's write, then reads A's messages: no gap, no duplicate, no timer", async () => {
+    postOnA(1);
+    postOnA(2);
+    postOnA(3);
+    // A flush interval of a minute: the old fixed wait would have been two minutes.
+    const started = Date.now();
+    const client = joinOnB(replayOnB(60_000), 0);
+    await hubB.subscribed(ROOM);
+    postOnA(4); // after B received the room: it comes live (held), and is in A's batch as well
+    await untilReady(client);
+    postOnA(5);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(steps).toEqual(['A writes', 'B reads 4']);
+    expect(client.ws.frames()[0]).toMatchObject({ type: 'history' });
+    expect(idsSeen(client.ws)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('an instance that never answers delays the read until the deadline only (2 flush intervals + 150 ms)', async () => {
+    redis.listener('unit:chat-control'); // hears the request, never answers
+    postOnA(1);
+    postOnA(2);
+    const started = Date.now();
+    const client = joinOnB(replayOnB(20), 0);
+    await untilReady(client);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(185);
+    expect(waited).toBeLessThan(1000);
+    expect(steps).toEqual(['A writes', 'B reads 2']);
+    expect(idsSeen(client.ws)).toEqual([1, 2]);
   });
 });

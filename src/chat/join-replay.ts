@@ -10,8 +10,7 @@ import { RoomHub } from './room-hub';
 /** An INSERT's time on top of the flush interval (see JoinReplay.readable). */
 const INSERT_ALLOWANCE_MS = 150;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
+/** `redisUrl` is no longer read here (the ChannelLayer knows its peers); callers' configs still carry it. */
 export type JoinReplayConfig = Pick<
   ChatConfig,
   'historyDefault' | 'historyMax' | 'historyJoinTimeoutMs' | 'historyFlushMs' | 'redisUrl'
@@ -91,12 +90,13 @@ export class JoinReplay {
    * When a `since` read may start. First, this instance must receive the room: from then on every
    * message reaches the socket (held), so what the read misses can only be older. This instance's
    * own unsaved messages are in the read (HistoryService merges its queue). In a cluster, a message
-   * another instance published before that may still sit in that instance's write batch, which its
-   * HistoryService writes within CHAT_HISTORY_FLUSH_MS of the batch's first message; instances do
-   * not announce their writes to each other, so that last part is a bound, not a signal.
+   * another instance published before that may still sit in that instance's write batch: so the
+   * other instances are asked to write theirs now, and the read starts once all of them confirmed.
+   * One that does not answer (or cannot write) is waited for no longer than its batch would take on
+   * its own: two flush intervals and an INSERT. A single instance has no one to wait for.
    */
   private async readable(room: string): Promise<void> {
     await this.hub.subscribed(room);
-    if (this.config.redisUrl) await sleep(this.config.historyFlushMs * 2 + INSERT_ALLOWANCE_MS);
+    await this.hub.othersFlushed(room, this.config.historyFlushMs * 2 + INSERT_ALLOWANCE_MS);
   }
 }

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { MetricsService } from '../metrics/metrics.service';
-import { ChannelLayer } from './channel-layer';
+import { ChannelLayer, FlushBarrierResult } from './channel-layer';
 import { ChatClient } from './chat-client';
 import type { ChatLog } from './chat-log';
 import { ChatMessage, encodeV1, messageFrame, plainMessage, ServerFrame } from './chat.protocol';
@@ -61,6 +61,15 @@ export class RoomHub {
   /** Resolves once this instance receives `room` from the ChannelLayer: what is published after reaches its members. */
   subscribed(room: string): Promise<void> {
     return this.subscriptions.get(room) ?? Promise.resolve();
+  }
+
+  /**
+   * Resolves once every other instance wrote the history it held unsaved, or after `deadlineMs`.
+   * Asked after subscribed(room), it makes what was published to the room before this instance
+   * received it readable from the database (see ChannelLayer.flushBarrier).
+   */
+  othersFlushed(room: string, deadlineMs: number): Promise<FlushBarrierResult> {
+    return this.layer.flushBarrier(room, deadlineMs);
   }
 
   members(room: string): ReadonlySet<ChatClient> | undefined {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { ChannelLayer, GroupEvent, GroupListener } from '../channel-layer';
+import { ChannelLayer, FlushBarrierResult, FlushHandler, GroupEvent, GroupListener } from '../channel-layer';
 import { withDeadline } from '../../common/deadline';
-import { openRedis, RedisLink } from './redis-connection';
+import { openRedis } from './redis-connection';
+import { RedisFlushBarrier } from './redis-flush-barrier';
 
 /** A SUBSCRIBE or UNSUBSCRIBE that takes longer is left to the resubscription after a reconnect. */
 const SUBSCRIBE_DEADLINE_MS = 1000;
@@ -13,30 +14,48 @@ interface Envelope {
   e: GroupEvent;
 }
 
+/** What the layer uses of a Redis connection (RedisLink; unit tests give it an in-process fake). */
+export interface PubSubLink {
+  readonly up: boolean;
+  readonly redis: {
+    subscribe(...channels: string[]): Promise<unknown>;
+    unsubscribe(...channels: string[]): Promise<unknown>;
+    publish(channel: string, message: string): Promise<number>;
+    on(event: 'messageBuffer', listener: (channel: Buffer, payload: Buffer) => void): unknown;
+  };
+  close(): Promise<void>;
+}
+
+export type OpenLink = (url: string, role: string, onReady: () => void) => PubSubLink;
+
 /**
  * channels_redis for live: one Redis pub/sub channel per room (`<prefix>:chat:<room>`), one
  * publish per message whatever the number of sockets. A message is delivered to this instance's
  * sockets directly, so local delivery goes on when Redis is down; other instances get it from
  * Redis. Publishing order on one connection is delivery order, so each instance's messages arrive
- * everywhere in the order it sent them.
+ * everywhere in the order it sent them. The flush barrier has channels of its own
+ * (`<prefix>:chat-control`, see RedisFlushBarrier).
  */
 export class RedisChannelLayer extends ChannelLayer {
   private readonly logger = new Logger('RedisChannelLayer');
   readonly origin = randomUUID();
   private readonly groups = new Set<string>();
-  private readonly publisher: RedisLink;
-  private readonly subscriber: RedisLink;
+  private readonly publisher: PubSubLink;
+  private readonly subscriber: PubSubLink;
+  private readonly barrier: RedisFlushBarrier;
   private listener: GroupListener = () => undefined;
   private droppedWhileDown = 0;
 
   constructor(
     url: string,
     private readonly prefix: string,
+    open: OpenLink = openRedis,
   ) {
     super();
-    this.publisher = openRedis(url, 'publisher', () => this.reportDropped());
+    this.publisher = open(url, 'publisher', () => this.reportDropped());
+    this.barrier = new RedisFlushBarrier(prefix, this.origin, this.publisher, this.logger);
     // Subscriptions are ours to restore: on every (re)connect, subscribe to the current groups.
-    this.subscriber = openRedis(url, 'subscriber', () => this.resubscribe());
+    this.subscriber = open(url, 'subscriber', () => this.resubscribe());
     this.subscriber.redis.on('messageBuffer', (channel: Buffer, payload: Buffer) =>
       this.onPublished(channel, payload),
     );
@@ -89,6 +108,15 @@ export class RedisChannelLayer extends ChannelLayer {
     this.listener = listener;
   }
 
+  /** See RedisFlushBarrier: one request to every instance, one acknowledgement from each. */
+  flushBarrier(room: string, deadlineMs: number): Promise<FlushBarrierResult> {
+    return this.barrier.run(room, deadlineMs);
+  }
+
+  setFlushHandler(handler: FlushHandler): void {
+    this.barrier.setHandler(handler);
+  }
+
   /** Down while either connection is closed, reconnecting, or silent (missed its heartbeats). */
   state(): 'up' | 'down' {
     return this.publisher.up && this.subscriber.up ? 'up' : 'down';
@@ -99,7 +127,12 @@ export class RedisChannelLayer extends ChannelLayer {
   }
 
   private onPublished(channel: Buffer, payload: Buffer): void {
-    const group = channel.toString('utf8').slice(this.prefix.length + ':chat:'.length);
+    const name = channel.toString('utf8');
+    if (this.barrier.owns(name)) {
+      this.barrier.receive(name, payload.toString('utf8'));
+      return;
+    }
+    const group = name.slice(this.prefix.length + ':chat:'.length);
     if (!this.groups.has(group)) return;
     let envelope: Envelope;
     try {
@@ -108,17 +141,24 @@ export class RedisChannelLayer extends ChannelLayer {
       this.logger.warn({ event: 'redis_bad_payload', group });
       return;
     }
-    if (envelope.o === this.origin) return;
+    if (envelope?.o === this.origin) return;
+    // It came over Redis: what is not one of our events (a stray or forged publish) goes no further.
+    const kind = (envelope?.e as { kind?: unknown } | undefined)?.kind;
+    if (kind !== 'message' && kind !== 'presence') {
+      this.logger.warn({ event: 'redis_bad_payload', group });
+      return;
+    }
     this.listener(group, envelope.e);
   }
 
+  /** On every (re)connect: the barrier's channels, and the groups held now. */
   private resubscribe(): void {
-    if (this.groups.size === 0) return;
-    const channels = [...this.groups].map((g) => this.channelOf(g));
+    const groups = [...this.groups].map((g) => this.channelOf(g));
+    const channels = [this.barrier.requests, this.barrier.replies, ...groups];
     withDeadline(this.subscriber.redis.subscribe(...channels), SUBSCRIBE_DEADLINE_MS, 'Redis').catch(
       (err: Error) => this.logger.error({ event: 'redis_resubscribe_failed', error: err.message }),
     );
-    this.logger.log({ event: 'redis_resubscribed', groups: channels.length });
+    if (groups.length > 0) this.logger.log({ event: 'redis_resubscribed', groups: groups.length });
   }
 
   private reportDropped(): void {
