@@ -41,6 +41,9 @@ describeCluster('cluster: three live processes on PostgreSQL and Redis', () => {
       CHAT_BURST: '10000',
       // A job every 2 s, to see which instance runs each tick.
       CHAT_RETENTION_CRON: '*/2 * * * * *',
+      // History written every 2 s: a `since` resume must not wait for it (flush barrier; the fixed
+      // wait it replaced would have been 4.15 s).
+      CHAT_HISTORY_FLUSH_MS: '2000',
     };
     // All three at once: migrations take turns under the advisory lock.
     instances = await Promise.all(['a', 'b', 'c'].map((name) => startInstance(name, env)));
@@ -159,6 +162,38 @@ describeCluster('cluster: three live processes on PostgreSQL and Redis', () => {
     }
     expect(texts).toEqual(['missed-0', 'missed-1', 'missed-2', 'missed-3', 'missed-4']);
     await Promise.all([resumed.close(), sender.close()]);
+  }, 20_000);
+
+  it('a since resume right after a burst, whose sender left, is answered at once from the database', async () => {
+    const room = 'burst-room';
+    const frame = (f: string) =>
+      JSON.parse(f) as { type: string; id?: number; text?: string; messages?: { text: string }[] };
+    const sender = await openWs(`${instances[0].wsUrl}/chat/${room}/?history=0`, { protocols: ['live.v1'] });
+    expect(frame(await sender.next()).type).toBe('welcome');
+    const echoed: { id: number; text: string }[] = [];
+    sender.ws.on('message', (data: Buffer) => {
+      const f = frame(data.toString('utf8'));
+      if (f.type === 'message') echoed.push({ id: f.id!, text: f.text! });
+    });
+    const burst = Array.from({ length: 50 }, (_, n) => `burst-${n}`);
+    for (const text of ['first', ...burst]) sender.send(JSON.stringify({ type: 'message', text }));
+    await eventually(() => echoed.length === burst.length + 1, 5000);
+    // Instance a now holds no member of the room, and the burst sits in its 2-second write batch.
+    await sender.close();
+    const since = echoed[0].id;
+    const opened = Date.now();
+    const resumed = await openWs(`${instances[2].wsUrl}/chat/${room}/?since=${since}`, {
+      protocols: ['live.v1'],
+    });
+    let history: string[] | undefined;
+    while (!history) {
+      const f = frame(await resumed.next(5000));
+      if (f.type === 'history') history = f.messages!.map((m) => m.text);
+    }
+    const waited = Date.now() - opened;
+    expect(history).toEqual(burst);
+    expect(waited).toBeLessThan(1000);
+    await resumed.close();
   }, 20_000);
 
   it('runs a scheduled job on exactly one instance per tick', async () => {
