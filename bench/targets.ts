@@ -13,6 +13,8 @@ import Database from 'better-sqlite3';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { PasswordHasher } from '../src/auth/password-hasher';
+import { Pbkdf2Pool } from '../src/auth/pbkdf2-pool';
+import { ExecFileCommandRunner } from '../src/common/command-runner';
 
 export const ROOT = resolve(__dirname, '..');
 export const DJANGO_PEER = resolve(ROOT, '../shared/peers/django-chat/run.sh');
@@ -153,9 +155,19 @@ function sqliteDate(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** The bench user's password as live stores it, hashed on a pool of one thread that stops after. */
+async function hashBenchPassword(passwordIterations: number): Promise<string> {
+  const pool = new Pbkdf2Pool({ size: 1, commands: new ExecFileCommandRunner() });
+  try {
+    return await new PasswordHasher(pool, { passwordIterations }).hash(BENCH_USER.password);
+  } finally {
+    await pool.close();
+  }
+}
+
 /** The bench user in live's PostgreSQL database (the Redis pair). */
 async function createBenchUserPg(url: string, iterations: number): Promise<void> {
-  const password = await new PasswordHasher(iterations).hash(BENCH_USER.password);
+  const password = await hashBenchPassword(iterations);
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
@@ -171,7 +183,7 @@ async function createBenchUserPg(url: string, iterations: number): Promise<void>
 
 /** Inserts the bench user straight into live's SQLite database (there is no staff to ask the API). */
 async function createBenchUser(dbPath: string, iterations: number): Promise<void> {
-  const password = await new PasswordHasher(iterations).hash(BENCH_USER.password);
+  const password = await hashBenchPassword(iterations);
   const db = new Database(dbPath);
   try {
     db.prepare(

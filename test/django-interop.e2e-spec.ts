@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { PasswordHasher } from '../src/auth/password-hasher';
+import { Pbkdf2Pool } from '../src/auth/pbkdf2-pool';
 import { UsersService } from '../src/auth/users.service';
+import { ExecFileCommandRunner } from '../src/common/command-runner';
 import { startApp, TestApp } from './support/app';
 import { ROOT } from './support/entry-point';
 import { manage } from './support/manage';
@@ -36,7 +38,10 @@ function django(...args: string[]): Promise<string> {
 const describeDjango = djangoAvailable() ? describe : describe.skip;
 
 describeDjango('interop with real Django (password hashes, dumpdata import)', () => {
-  const hasher = new PasswordHasher(1000);
+  const pool = new Pbkdf2Pool({ size: 1, commands: new ExecFileCommandRunner() });
+  const hasherAt = (passwordIterations: number) => new PasswordHasher(pool, { passwordIterations });
+  const hasher = hasherAt(1000);
+  afterAll(() => pool.close());
 
   it.each([
     ['pbkdf2_sha256', undefined], // Django's own default iteration count
@@ -57,7 +62,7 @@ describeDjango('interop with real Django (password hashes, dumpdata import)', ()
 
   it('Django accepts hashes live made, and rejects wrong passwords against them', async () => {
     for (const iterations of [1000, 600_000]) {
-      const encoded = await new PasswordHasher(iterations).hash('live-made ✓');
+      const encoded = await hasherAt(iterations).hash('live-made ✓');
       expect(await django('check', 'live-made ✓', encoded)).toBe('true');
       expect(await django('check', 'live-made ✗', encoded)).toBe('false');
     }

@@ -2,7 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import request from 'supertest';
-import { pbkdf2Pool } from '../src/auth/password-hasher';
+import { Pbkdf2Pool } from '../src/auth/pbkdf2-pool';
 import { buildOpenApiDocument } from '../src/common/openapi';
 import { startApp, TestApp } from './support/app';
 import { anonymousCsrf, createUser } from './support/users';
@@ -146,6 +146,7 @@ describe('OpenAPI document and Prometheus metrics', () => {
     });
 
     it('shows hashes waiting for a hashing thread', async () => {
+      const pbkdf2Pool = t.app.get(Pbkdf2Pool);
       const threads = pbkdf2Pool.threadCount;
       const idle = await scrape();
       expect(metricValue(idle, 'live_password_hashing_queued')).toBe(0);

@@ -2,11 +2,16 @@ import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { CommandRunner } from '../common/command-runner';
+import { AppConfig } from '../config/app.config';
+import { MetricsService } from '../metrics/metrics.service';
 import { AdminUsersController } from './admin-users.controller';
 import { AuthController } from './auth.controller';
 import { CsrfGuard } from './csrf';
 import { LocalStrategy } from './local.strategy';
 import { LoginThrottle } from './login-throttle';
+import { PasswordHasher } from './password-hasher';
+import { Pbkdf2Pool } from './pbkdf2-pool';
 import { SessionPurgeJob } from './session-purge.job';
 import { Session } from './session.entity';
 import { SessionMiddleware } from './session.middleware';
@@ -18,6 +23,13 @@ import { UsersService } from './users.service';
   imports: [TypeOrmModule.forFeature([User, Session]), PassportModule],
   controllers: [AuthController, AdminUsersController],
   providers: [
+    {
+      provide: Pbkdf2Pool,
+      inject: [AppConfig, CommandRunner, MetricsService],
+      useFactory: (config: AppConfig, commands: CommandRunner, metrics: MetricsService) =>
+        new Pbkdf2Pool({ size: config.passwordHashThreads, commands, metrics }),
+    },
+    PasswordHasher,
     SessionStore,
     UsersService,
     LoginThrottle,

@@ -4,7 +4,6 @@ import { Strategy } from 'passport-local';
 import { MetricsService } from '../metrics/metrics.service';
 import type { LiveRequest } from './auth.types';
 import { LoginThrottle } from './login-throttle';
-import { pbkdf2Pool } from './password-hasher';
 import { User } from './user.entity';
 import { UsersService } from './users.service';
 
@@ -22,22 +21,6 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     private readonly metrics: MetricsService,
   ) {
     super({ passReqToCallback: true });
-    // A burst of logins waits for the hashing threads; an operator sees it here before users say so.
-    this.metrics.gauge(
-      'live_password_hashing_queued',
-      'Password hashes waiting for a hashing thread',
-      [],
-      (set) => set(pbkdf2Pool.queued),
-    );
-    this.metrics.gauge(
-      'live_password_hashing_threads',
-      'Password hashing threads, by state (busy, idle)',
-      ['state'],
-      (set) => {
-        set(pbkdf2Pool.busy, { state: 'busy' });
-        set(pbkdf2Pool.threadCount - pbkdf2Pool.busy, { state: 'idle' });
-      },
-    );
   }
 
   async validate(req: LiveRequest, username: string, password: string): Promise<User> {

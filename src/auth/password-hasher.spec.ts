@@ -1,8 +1,13 @@
 import { pbkdf2Sync } from 'node:crypto';
+import { ExecFileCommandRunner } from '../common/command-runner';
 import { PasswordHasher, parseDjangoHash } from './password-hasher';
+import { Pbkdf2Pool } from './pbkdf2-pool';
 
 describe('PasswordHasher', () => {
-  const hasher = new PasswordHasher(1000);
+  const pool = new Pbkdf2Pool({ size: 1, commands: new ExecFileCommandRunner() });
+  afterAll(() => pool.close());
+  const hasherAt = (passwordIterations: number) => new PasswordHasher(pool, { passwordIterations });
+  const hasher = hasherAt(1000);
 
   it('hashes in Django format and verifies', async () => {
     const encoded = await hasher.hash('s3cret');
@@ -12,9 +17,9 @@ describe('PasswordHasher', () => {
   });
 
   it('verifies other iteration counts and asks for an update when weaker', async () => {
-    const weak = await new PasswordHasher(500).hash('pw');
+    const weak = await hasherAt(500).hash('pw');
     expect(await hasher.verify('pw', weak)).toEqual({ valid: true, mustUpdate: true });
-    const stronger = await new PasswordHasher(2000).hash('pw');
+    const stronger = await hasherAt(2000).hash('pw');
     expect(await hasher.verify('pw', stronger)).toEqual({ valid: true, mustUpdate: false });
   });
 

@@ -1,12 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app.config';
 import { Pbkdf2Pool } from './pbkdf2-pool';
-
-/** One pool per process: low-priority threads, one per core (see Pbkdf2Pool). */
-export const pbkdf2Pool = new Pbkdf2Pool();
-
-function pbkdf2Async(password: string, salt: string, iterations: number, keyLength: number, digest: string) {
-  return pbkdf2Pool.derive(password, salt, iterations, keyLength, digest);
-}
 
 const ALGORITHMS = {
   pbkdf2_sha256: { digest: 'sha256', keyLength: 32 },
@@ -56,13 +51,22 @@ function makeSalt(length = 22): string {
 /**
  * Django-compatible password hashing (`pbkdf2_sha256$<iterations>$<salt>$<base64>`), run on
  * low-priority worker threads so a burst of logins neither blocks nor starves the event loop.
+ * The bench and tests build one on a pool of their own: `new PasswordHasher(pool, { passwordIterations })`.
  */
+@Injectable()
 export class PasswordHasher {
-  constructor(private readonly iterations: number) {}
+  private readonly iterations: number;
+
+  constructor(
+    private readonly pool: Pbkdf2Pool,
+    @Inject(AppConfig) config: Pick<AppConfig, 'passwordIterations'>,
+  ) {
+    this.iterations = config.passwordIterations;
+  }
 
   async hash(password: string): Promise<string> {
     const salt = makeSalt();
-    const derived = await pbkdf2Async(password, salt, this.iterations, 32, 'sha256');
+    const derived = await this.pool.derive(password, salt, this.iterations, 32, 'sha256');
     return `pbkdf2_sha256$${this.iterations}$${salt}$${derived.toString('base64')}`;
   }
 
@@ -71,7 +75,7 @@ export class PasswordHasher {
     if (!parsed) return { valid: false, mustUpdate: false };
     const { digest, keyLength } = ALGORITHMS[parsed.algorithm];
     if (parsed.hash.length !== keyLength) return { valid: false, mustUpdate: false };
-    const derived = await pbkdf2Async(password, parsed.salt, parsed.iterations, keyLength, digest);
+    const derived = await this.pool.derive(password, parsed.salt, parsed.iterations, keyLength, digest);
     const valid = timingSafeEqual(derived, parsed.hash);
     return {
       valid,
@@ -81,7 +85,7 @@ export class PasswordHasher {
 
   /** Burns the same time as a real check, for unknown users (Django's "dummy" hash run). */
   async spendTimeOnUnknownUser(password: string): Promise<void> {
-    await pbkdf2Async(password, 'dummy-salt-for-timing', this.iterations, 32, 'sha256');
+    await this.pool.derive(password, 'dummy-salt-for-timing', this.iterations, 32, 'sha256');
   }
 
   static isUsable(encoded: string | null | undefined): boolean {

@@ -1,6 +1,13 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { defaultHashThreads, Pbkdf2Pool } from './pbkdf2-pool';
+import {
+  CommandOptions,
+  CommandResult,
+  CommandRunner,
+  ExecFileCommandRunner,
+} from '../common/command-runner';
+import { MetricsService } from '../metrics/metrics.service';
+import { defaultHashThreads, parseThreadStat, Pbkdf2Pool, Pbkdf2PoolOptions } from './pbkdf2-pool';
 
 /** nice (field 19) and policy (field 41) of one of this process's threads, as the kernel shows them. */
 function kernelView(tid: number): { nice: number; policy: number } {
@@ -11,8 +18,38 @@ const SCHED_OTHER = 0;
 const SCHED_IDLE = 5;
 const linux = process.platform === 'linux';
 
+const commands = new ExecFileCommandRunner();
+const makePool = (options: Partial<Pbkdf2PoolOptions> = {}) => new Pbkdf2Pool({ commands, ...options });
+
+/** The pool's own logger, to read what it says. */
+function loggerOf(pool: Pbkdf2Pool): { log: (m: unknown) => void; warn: (m: unknown) => void } {
+  return (pool as unknown as { logger: { log: (m: unknown) => void; warn: (m: unknown) => void } }).logger;
+}
+
+/** Answers every command with `answer` and records what was asked. */
+class FakeCommandRunner extends CommandRunner {
+  readonly calls: { command: string; args: string[]; options: CommandOptions }[] = [];
+  constructor(private readonly answer: Partial<CommandResult>) {
+    super();
+  }
+  run(command: string, args: string[], options: CommandOptions): Promise<CommandResult> {
+    this.calls.push({ command, args, options });
+    return Promise.resolve({
+      command,
+      args,
+      exitCode: 0,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      timedOut: false,
+      durationMs: 1,
+      ...this.answer,
+    });
+  }
+}
+
 describe('Pbkdf2Pool', () => {
-  const pool = new Pbkdf2Pool({ size: 2 });
+  const pool = makePool({ size: 2 });
   afterAll(() => pool.close());
 
   it('derives the same keys as crypto.pbkdf2Sync, many at once', async () => {
@@ -26,7 +63,7 @@ describe('Pbkdf2Pool', () => {
   });
 
   it('runs its threads under SCHED_IDLE at nice 19 on Linux, started ahead by warm()', async () => {
-    const fresh = new Pbkdf2Pool({ size: 2 });
+    const fresh = makePool({ size: 2 });
     expect(fresh.threads()).toEqual([]);
     await fresh.warm();
     const threads = fresh.threads();
@@ -34,7 +71,7 @@ describe('Pbkdf2Pool', () => {
     if (linux) {
       for (const t of threads) {
         expect(t).toMatchObject({ nice: 19, policy: 'SCHED_IDLE' });
-        // What the thread reported is what the kernel shows from outside it.
+        // What the pool reports is what the kernel shows from outside the thread.
         expect(kernelView(t.tid!)).toEqual({ nice: 19, policy: SCHED_IDLE });
       }
     }
@@ -43,14 +80,17 @@ describe('Pbkdf2Pool', () => {
   });
 
   it('stays at nice 19 and still hashes when chrt cannot be run, warning once', async () => {
-    const noChrt = new Pbkdf2Pool({ size: 2, chrt: '/nonexistent/chrt' });
-    const warn = jest
-      .spyOn((noChrt as unknown as { logger: { warn: () => void } }).logger, 'warn')
-      .mockImplementation();
+    const noChrt = makePool({ size: 2, chrt: '/nonexistent/chrt' });
+    const warn = jest.spyOn(loggerOf(noChrt), 'warn').mockImplementation();
     await noChrt.warm();
     if (linux) {
       expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0])).toMatch(/without SCHED_IDLE: .*nonexistent\/chrt.*ENOENT/);
+      expect(warn.mock.calls[0][0]).toEqual({
+        event: 'password_hashing_without_sched_idle',
+        nice: 19,
+        policy: 'SCHED_OTHER',
+        problem: expect.stringMatching(/^\/nonexistent\/chrt --idle -p 0 \d+: ENOENT/),
+      });
       for (const t of noChrt.threads()) {
         expect(t).toMatchObject({ nice: 19, policy: 'SCHED_OTHER' });
         expect(kernelView(t.tid!)).toEqual({ nice: 19, policy: SCHED_OTHER });
@@ -64,31 +104,52 @@ describe('Pbkdf2Pool', () => {
     await noChrt.close();
   });
 
+  (linux ? it : it.skip)(
+    'runs chrt through the CommandRunner with the thread id, a timeout and an output cap',
+    async () => {
+      const refused = new FakeCommandRunner({
+        exitCode: 1,
+        stderr: 'chrt: failed to set pid 0 policy: Operation not permitted\n',
+      });
+      const fenced = new Pbkdf2Pool({ size: 1, commands: refused, chrt: '/usr/bin/chrt' });
+      const warn = jest.spyOn(loggerOf(fenced), 'warn').mockImplementation();
+      await fenced.warm();
+      const [thread] = fenced.threads();
+      expect(refused.calls).toEqual([
+        {
+          command: '/usr/bin/chrt',
+          args: ['--idle', '-p', '0', String(thread.tid)],
+          options: { timeoutMs: 5000, maxOutputBytes: 4096 },
+        },
+      ]);
+      expect(thread).toMatchObject({ nice: 19, policy: 'SCHED_OTHER' });
+      expect(warn.mock.calls[0][0]).toMatchObject({
+        problem: `/usr/bin/chrt --idle -p 0 ${thread.tid}: exit 1: chrt: failed to set pid 0 policy: Operation not permitted`,
+      });
+      await fenced.close();
+    },
+  );
+
   it('leaves one core to the event loop by default', () => {
     expect(defaultHashThreads(1)).toBe(1);
     expect(defaultHashThreads(2)).toBe(1);
     expect(defaultHashThreads(8)).toBe(7);
-    expect(new Pbkdf2Pool().threadCount).toBe(defaultHashThreads());
-    expect(() => new Pbkdf2Pool({ size: 0 })).toThrow(/integer >= 1/);
+    expect(makePool().threadCount).toBe(defaultHashThreads());
+    expect(() => makePool({ size: 0 })).toThrow(/integer >= 1/);
   });
 
-  it('never runs more threads than its size, also after resize()', async () => {
-    const sized = new Pbkdf2Pool({ size: 3 });
-    await sized.warm();
-    expect(sized.threads()).toHaveLength(3);
+  it('starts threads as work needs them and never more than its size', async () => {
+    const sized = makePool({ size: 3 });
+    expect((await sized.derive('pw', 'salt', 1000, 32, 'sha256')).length).toBe(32);
+    expect(sized.threads()).toHaveLength(1);
     const inFlight = Array.from({ length: 6 }, (_, i) =>
       sized.derive(`pw${i}`, 'salt', 50_000, 32, 'sha256'),
     );
-    sized.resize(1);
     const keys = await Promise.all(inFlight);
     keys.forEach((key, i) =>
       expect(key.equals(pbkdf2Sync(`pw${i}`, 'salt', 50_000, 32, 'sha256'))).toBe(true),
     );
-    // Threads that were busy when the pool shrank stop as they finish.
-    expect(sized.threads()).toHaveLength(1);
-    sized.resize(2);
-    await sized.warm();
-    expect(sized.threads()).toHaveLength(2);
+    expect(sized.threads()).toHaveLength(3);
     await sized.close();
   });
 
@@ -97,12 +158,53 @@ describe('Pbkdf2Pool', () => {
     expect((await pool.derive('pw', 'salt', 1000, 32, 'sha256')).length).toBe(32);
   });
 
-  it('fails queued work when closed', async () => {
-    const other = new Pbkdf2Pool({ size: 1 });
+  it('fails queued work when closed, and work asked for afterwards', async () => {
+    const other = makePool({ size: 1 });
     const running = other.derive('pw', 'salt', 200_000, 32, 'sha256').catch((err: Error) => err);
     const queued = other.derive('pw', 'salt', 1000, 32, 'sha256').catch((err: Error) => err);
     await other.close();
     expect(String(await queued)).toMatch(/closed/);
     expect(String(await running)).toMatch(/closed/);
+    await expect(other.derive('pw', 'salt', 1000, 32, 'sha256')).rejects.toThrow(/closed/);
+    expect(other.threads()).toEqual([]);
+  });
+
+  it('as a provider: warms and says so at bootstrap, stops at shutdown', async () => {
+    const provided = makePool({ size: 2 });
+    const log = jest.spyOn(loggerOf(provided), 'log').mockImplementation();
+    await provided.onApplicationBootstrap();
+    expect(provided.threads()).toHaveLength(2);
+    expect(log).toHaveBeenCalledWith({
+      event: 'password_hashing_ready',
+      threads: 2,
+      policy: linux ? 'SCHED_IDLE' : 'unknown',
+      nice: linux ? 19 : null,
+    });
+    await provided.onApplicationShutdown();
+    expect(provided.threads()).toEqual([]);
+  });
+
+  it('reports its queue and threads to the metrics registry', async () => {
+    const metrics = new MetricsService();
+    const measured = makePool({ size: 1, metrics });
+    await measured.warm();
+    const burst = [1, 2, 3].map((i) => measured.derive(`pw${i}`, 'salt', 100_000, 32, 'sha256'));
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^live_password_hashing_queued 2$/m);
+    expect(text).toMatch(/^live_password_hashing_threads\{state="busy"\} 1$/m);
+    expect(text).toMatch(/^live_password_hashing_threads\{state="idle"\} 0$/m);
+    await Promise.all(burst);
+    await measured.close();
+  });
+});
+
+describe('parseThreadStat', () => {
+  it('reads nice and policy after a command name with spaces and parentheses', () => {
+    const rest = Array.from({ length: 50 }, (_, i) => String(i));
+    rest[16] = '19';
+    rest[38] = '5';
+    expect(parseThreadStat(`1234 (odd) name) ${rest.join(' ')}`)).toEqual({ nice: 19, policy: 'SCHED_IDLE' });
+    rest[38] = '7';
+    expect(parseThreadStat(`1 (x) ${rest.join(' ')}`).policy).toBe('policy 7');
   });
 });

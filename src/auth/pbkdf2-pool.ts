@@ -1,58 +1,38 @@
-import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Logger } from '@nestjs/common';
+import { extname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { CommandRunner } from '../common/command-runner';
+import type { MetricsService } from '../metrics/metrics.service';
+import type { DeriveTask, WorkerMessage, WorkerSettings } from './pbkdf2.worker';
 
 /**
- * The worker's whole program, run with `eval` so the same code works from ts-jest and from dist/.
- * On Linux a thread can lower its own priority (nice and the scheduling policy are per thread
- * there): it finds its thread id through /proc/thread-self, raises its nice value to 19, then asks
- * util-linux's `chrt` for SCHED_IDLE. Under SCHED_IDLE a waking event loop preempts the thread at
- * once and the kernel counts its CPU as idle when it places a woken thread; at nice 19 alone a
- * wake-up could wait for the next scheduler tick (bench/RESULTS.md, note 2). It then reports what
- * the kernel shows for the thread (/proc/thread-self/stat), not what it asked for.
+ * The worker next to this module: pbkdf2.worker.js in a build (dist/, the e2e build), the .ts
+ * source under ts-jest and ts-node, which the thread then compiles for itself.
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { pbkdf2Sync } = require('node:crypto');
-const fs = require('node:fs');
-const report = { ready: true, tid: null, nice: null, policy: null, problem: null };
-try {
-  const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-  report.tid = tid;
-  require('node:os').setPriority(tid, workerData.nice);
-  if (workerData.idlePolicy) {
-    try {
-      require('node:child_process').execFileSync(workerData.chrt, ['--idle', '-p', '0', String(tid)], {
-        stdio: 'ignore',
-        timeout: 5000,
-      });
-    } catch (err) {
-      report.problem = workerData.chrt + ' --idle -p 0 ' + tid + ': ' + (err.code || err.message);
-    }
-  }
-  // Fields after the command name (which may hold spaces): nice is field 19, policy field 41.
-  const fields = fs.readFileSync('/proc/thread-self/stat', 'utf8').split(') ').pop().split(' ');
-  report.nice = Number(fields[16]);
-  report.policy = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE'][Number(fields[38])] || 'policy ' + fields[38];
-} catch {}
-parentPort.postMessage(report);
-parentPort.on('message', (task) => {
-  try {
-    const key = pbkdf2Sync(task.password, task.salt, task.iterations, task.keyLength, task.digest);
-    parentPort.postMessage({ id: task.id, key });
-  } catch (err) {
-    parentPort.postMessage({ id: task.id, error: String(err && err.message || err) });
-  }
-});
-`;
+function workerFile(): { path: string; execArgv?: string[] } {
+  const ext = extname(__filename);
+  const path = join(__dirname, `pbkdf2.worker${ext}`);
+  if (ext !== '.ts') return { path };
+  return { path, execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] };
+}
 
-interface Task {
-  id: number;
-  password: string;
-  salt: string;
-  iterations: number;
-  keyLength: number;
-  digest: string;
+/** `chrt` is quick; a hung one must not hold a thread back from hashing for long. */
+const CHRT_TIMEOUT_MS = 5000;
+const CHRT_MAX_OUTPUT_BYTES = 4096;
+
+const POLICIES = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE'];
+
+/** nice and scheduling policy from a /proc/…/task/<tid>/stat line (fields 19 and 41). */
+export function parseThreadStat(stat: string): { nice: number; policy: string } {
+  // Fields after the command name, which may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  const policy = Number(fields[38]);
+  return { nice: Number(fields[16]), policy: POLICIES[policy] ?? `policy ${fields[38]}` };
+}
+
+interface Task extends DeriveTask {
   resolve: (key: Buffer) => void;
   reject: (err: Error) => void;
 }
@@ -66,6 +46,8 @@ export interface HashingThread {
 }
 
 export interface Pbkdf2PoolOptions {
+  /** Runs `chrt`. */
+  commands: CommandRunner;
   /** Threads hashing at once; by default one core is left to the event loop (see defaultHashThreads). */
   size?: number;
   nice?: number;
@@ -73,6 +55,8 @@ export interface Pbkdf2PoolOptions {
   idlePolicy?: boolean;
   /** The `chrt` program; a test may name one that does not exist. */
   chrt?: string;
+  /** Where the queue and thread gauges go (the app's registry); none in tests and the bench. */
+  metrics?: MetricsService;
 }
 
 /**
@@ -87,9 +71,11 @@ export function defaultHashThreads(cores = availableParallelism()): number {
 
 interface PoolWorker {
   worker: Worker;
+  /** Hashes only once its priority is lowered (or could not be). */
+  ready: boolean;
   task: Task | null;
-  /** Settles when the thread has started and lowered its priority (or has failed to start). */
-  ready: Promise<void>;
+  /** Resolves when the thread has lowered its priority (or the pool closed), rejects if it died first. */
+  started: Promise<void>;
 }
 
 /**
@@ -97,8 +83,17 @@ interface PoolWorker {
  * the event loop but not off the CPU the event loop needs; these threads run at the lowest priority
  * instead, one core fewer than the machine has, so a login burst uses idle CPU only and chat
  * latency barely moves.
+ *
+ * Each thread sets nice 19 on itself, then the pool asks util-linux's `chrt` for SCHED_IDLE on it.
+ * Under SCHED_IDLE a waking event loop preempts the thread at once and the kernel counts its CPU
+ * as idle when it places a woken thread; at nice 19 alone a wake-up could wait for the next
+ * scheduler tick (bench/RESULTS.md, note 2). It keeps what the kernel shows for the thread
+ * (/proc/<pid>/task/<tid>/stat), not what it asked for.
+ *
+ * As a provider its threads start, and lower their priority, while the app boots: before the first
+ * login, not inside a burst of them. They stop when the app shuts down.
  */
-export class Pbkdf2Pool {
+export class Pbkdf2Pool implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Pbkdf2Pool');
   private readonly workers: PoolWorker[] = [];
   private readonly queue: Task[] = [];
@@ -106,35 +101,42 @@ export class Pbkdf2Pool {
   /** What each started thread reported about itself (nulls off Linux). */
   private readonly started = new Map<Worker, HashingThread>();
   private warnedProblem = false;
+  private closed = false;
+  private readonly commands: CommandRunner;
+  private readonly size: number;
   private readonly nice: number;
   private readonly idlePolicy: boolean;
   private readonly chrt: string;
-  private size: number;
 
-  constructor(options: Pbkdf2PoolOptions = {}) {
-    this.size = Pbkdf2Pool.checkSize(options.size ?? defaultHashThreads());
+  constructor(options: Pbkdf2PoolOptions) {
+    this.size = options.size ?? defaultHashThreads();
+    if (!Number.isInteger(this.size) || this.size < 1)
+      throw new RangeError(`hashing threads must be an integer >= 1, got ${this.size}`);
+    this.commands = options.commands;
     this.nice = options.nice ?? 19;
     this.idlePolicy = options.idlePolicy ?? true;
     this.chrt = options.chrt ?? 'chrt';
+    if (options.metrics) this.registerGauges(options.metrics);
   }
 
-  private static checkSize(size: number): number {
-    if (!Number.isInteger(size) || size < 1)
-      throw new RangeError(`hashing threads must be an integer >= 1, got ${size}`);
-    return size;
+  async onApplicationBootstrap(): Promise<void> {
+    await this.warm();
+    const first = this.threads()[0];
+    this.logger.log({
+      event: 'password_hashing_ready',
+      threads: this.size,
+      policy: first?.policy ?? 'unknown',
+      nice: first?.nice ?? null,
+    });
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
   }
 
   /** Threads hashing at once. */
   get threadCount(): number {
     return this.size;
-  }
-
-  /** Sets how many threads hash at once (PASSWORD_HASH_THREADS); extra idle threads stop. */
-  resize(size: number): void {
-    this.size = Pbkdf2Pool.checkSize(size);
-    for (const slot of this.workers.filter((w) => w.task === null))
-      if (this.workers.length > this.size) this.stop(slot);
-    this.dispatch();
   }
 
   /** Derivations waiting for a free thread (a login burst queues here). */
@@ -159,102 +161,112 @@ export class Pbkdf2Pool {
     keyLength: number,
     digest: string,
   ): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error('password hashing pool closed'));
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, password, salt, iterations, keyLength, digest, resolve, reject });
       this.dispatch();
     });
   }
 
-  /** Starts every thread now and resolves once each has set its priority. */
+  /** Starts every thread now and resolves once each has set its priority; rejects if one cannot start. */
   async warm(): Promise<void> {
-    const started: Promise<void>[] = [];
-    while (this.workers.length < this.size) started.push(this.spawn().ready);
-    await Promise.all(started);
+    while (!this.closed && this.workers.length < this.size) this.spawn();
+    await Promise.all(this.workers.map((w) => w.started));
   }
 
-  /** Stops every thread; queued and running derivations fail. */
+  /** Stops every thread for good; queued and running derivations fail, and later ones too. */
   async close(): Promise<void> {
+    this.closed = true;
     const error = new Error('password hashing pool closed');
     for (const task of this.queue.splice(0)) task.reject(error);
     this.started.clear();
     await Promise.all(this.workers.splice(0).map((w) => (w.task?.reject(error), w.worker.terminate())));
   }
 
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      let slot = this.workers.find((w) => w.task === null);
-      if (!slot) {
-        if (this.workers.length >= this.size) return;
-        slot = this.spawn();
-      }
-      const task = this.queue.shift() as Task;
-      slot.task = task;
-      slot.worker.ref(); // a hash in flight keeps the process alive (manage commands await it)
-      const { resolve: _r, reject: _j, ...message } = task;
-      slot.worker.postMessage(message);
-    }
-  }
-
-  /** Takes an idle thread out of the pool and ends it. */
-  private stop(slot: PoolWorker): void {
-    this.workers.splice(this.workers.indexOf(slot), 1);
-    this.started.delete(slot.worker);
-    void slot.worker.terminate();
-  }
-
-  private spawn(): PoolWorker {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { nice: this.nice, idlePolicy: this.idlePolicy, chrt: this.chrt },
-    });
-    worker.unref(); // idle hashing threads never keep the process alive
-    let started = () => {};
-    const slot: PoolWorker = { worker, task: null, ready: new Promise<void>((r) => (started = r)) };
-    worker.on(
-      'message',
-      (
-        msg: Partial<HashingThread> & {
-          ready?: boolean;
-          problem?: string | null;
-          id?: number;
-          key?: Uint8Array;
-          error?: string;
-        },
-      ) => {
-        if (msg.ready) {
-          this.started.set(worker, {
-            tid: msg.tid ?? null,
-            nice: msg.nice ?? null,
-            policy: msg.policy ?? null,
-          });
-          // Hashing still works at nice 19 only; said once, not per thread.
-          if (msg.problem && !this.warnedProblem) {
-            this.warnedProblem = true;
-            this.logger.warn(
-              `password hashing threads stay at nice ${this.nice} without SCHED_IDLE: ${msg.problem}`,
-            );
-          }
-          started();
-          return;
-        }
-        const task = slot.task;
-        if (!task || task.id !== msg.id) return;
-        slot.task = null;
-        worker.unref();
-        if (this.workers.length > this.size) this.stop(slot); // the pool was made smaller meanwhile
-        if (msg.key) task.resolve(Buffer.from(msg.key.buffer, msg.key.byteOffset, msg.key.byteLength));
-        else task.reject(new Error(msg.error ?? 'pbkdf2 failed'));
-        this.dispatch();
+  /** A burst of logins waits for the hashing threads; an operator sees it here before users say so. */
+  private registerGauges(metrics: MetricsService): void {
+    metrics.gauge('live_password_hashing_queued', 'Password hashes waiting for a hashing thread', [], (set) =>
+      set(this.queued),
+    );
+    metrics.gauge(
+      'live_password_hashing_threads',
+      'Password hashing threads, by state (busy, idle)',
+      ['state'],
+      (set) => {
+        set(this.busy, { state: 'busy' });
+        set(this.size - this.busy, { state: 'idle' });
       },
     );
+  }
+
+  private dispatch(): void {
+    for (const slot of this.workers) {
+      if (this.queue.length === 0) return;
+      if (slot.ready && slot.task === null) this.run(slot, this.queue.shift() as Task);
+    }
+    // Threads still starting take the next tasks; start more only for what they cannot.
+    const starting = this.workers.filter((w) => !w.ready).length;
+    const more = Math.min(this.size - this.workers.length, this.queue.length - starting);
+    for (let i = 0; i < more; i++) this.spawn();
+  }
+
+  private run(slot: PoolWorker, task: Task): void {
+    slot.task = task;
+    slot.worker.ref(); // a hash in flight keeps the process alive (manage commands await it)
+    const { resolve: _resolve, reject: _reject, ...message } = task;
+    slot.worker.postMessage(message satisfies DeriveTask);
+  }
+
+  private spawn(): void {
+    const { path, execArgv } = workerFile();
+    const settings: WorkerSettings = { nice: this.nice };
+    const worker = new Worker(path, { workerData: settings, execArgv });
+    worker.unref(); // idle hashing threads never keep the process alive
+    let started = () => {};
+    let failed = (_err: Error) => {};
+    const slot: PoolWorker = {
+      worker,
+      ready: false,
+      task: null,
+      started: new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject))),
+    };
+    slot.started.catch(() => undefined); // a thread started for a derivation has no one awaiting it
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type === 'started') {
+        void this.lowerPriority(msg.tid, msg.problem).then((thread) => {
+          if (!this.workers.includes(slot)) return; // closed meanwhile
+          this.started.set(worker, thread);
+          slot.ready = true;
+          started();
+          this.dispatch();
+        });
+        return;
+      }
+      const task = slot.task;
+      if (!task || task.id !== msg.id) return;
+      slot.task = null;
+      worker.unref();
+      if (msg.type === 'derived')
+        task.resolve(Buffer.from(msg.key.buffer, msg.key.byteOffset, msg.key.byteLength));
+      else task.reject(new Error(msg.error));
+      this.dispatch();
+    });
     const retire = (err: Error) => {
-      started();
       this.started.delete(worker);
       const index = this.workers.indexOf(slot);
-      if (index < 0) return;
+      if (index < 0) return started(); // closed: warm() ends quietly
       this.workers.splice(index, 1);
+      if (!slot.ready) {
+        // A thread that cannot start (its file missing, say) would be replaced forever: fail instead,
+        // and fail warm() so the app does not boot without hashing.
+        const error = new Error(`password hashing thread failed to start: ${err.message}`);
+        this.logger.error({ event: 'password_hashing_thread_failed', error: err.message });
+        failed(error);
+        for (const task of this.queue.splice(0)) task.reject(error);
+        return;
+      }
       if (slot.task) {
-        this.logger.error(`password hashing thread stopped: ${err.message}`);
+        this.logger.error({ event: 'password_hashing_thread_stopped', error: err.message });
         slot.task.reject(err);
         slot.task = null;
       }
@@ -263,6 +275,44 @@ export class Pbkdf2Pool {
     worker.on('error', retire);
     worker.on('exit', (code) => retire(new Error(`hashing thread exited with code ${code}`)));
     this.workers.push(slot);
-    return slot;
+  }
+
+  /** SCHED_IDLE for a thread that has set its own nice value; returns what the kernel then shows. */
+  private async lowerPriority(tid: number | null, problem: string | null): Promise<HashingThread> {
+    if (tid === null) return { tid, nice: null, policy: null };
+    if (!problem && this.idlePolicy) problem = await this.askForIdlePolicy(tid);
+    let thread: HashingThread = { tid, nice: null, policy: null };
+    try {
+      thread = { tid, ...parseThreadStat(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')) };
+    } catch {
+      // the thread is gone already: its exit retires it
+    }
+    // Hashing still works, at nice 19 only; said once, not per thread.
+    if (problem && !this.warnedProblem) {
+      this.warnedProblem = true;
+      this.logger.warn({
+        event: 'password_hashing_without_sched_idle',
+        nice: thread.nice,
+        policy: thread.policy,
+        problem,
+      });
+    }
+    return thread;
+  }
+
+  /** Runs `chrt --idle -p 0 <tid>`; returns what went wrong, or null. */
+  private async askForIdlePolicy(tid: number): Promise<string | null> {
+    const args = ['--idle', '-p', '0', String(tid)];
+    const result = await this.commands.run(this.chrt, args, {
+      timeoutMs: CHRT_TIMEOUT_MS,
+      maxOutputBytes: CHRT_MAX_OUTPUT_BYTES,
+    });
+    if (!result.spawnError && !result.timedOut && result.exitCode === 0) return null;
+    const why =
+      result.spawnError ??
+      (result.timedOut
+        ? `no answer in ${CHRT_TIMEOUT_MS} ms`
+        : `exit ${result.exitCode ?? result.signal}: ${result.stderr.trim()}`);
+    return `${this.chrt} ${args.join(' ')}: ${why}`;
   }
 }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
-import { AppConfig } from '../config/app.config';
 import { AuthError } from './auth.exception';
 import type { ImportedUser } from './django-import';
 import { PasswordHasher } from './password-hasher';
@@ -12,15 +11,11 @@ import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
 /** Users, passwords and authentication: the logic behind the login and the staff user endpoints. */
 @Injectable()
 export class UsersService {
-  readonly hasher: PasswordHasher;
-
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly sessions: SessionStore,
-    config: AppConfig,
-  ) {
-    this.hasher = new PasswordHasher(config.passwordIterations);
-  }
+    readonly hasher: PasswordHasher,
+  ) {}
 
   findById(id: number): Promise<User | null> {
     return this.users.findOneBy({ id });
