@@ -3,9 +3,9 @@
  * run and a table of medians with live's ratios, and regenerates bench/RESULTS.md.
  * `--url ws://host:port` points the load generator at a server you run yourself instead.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load';
 import { loginBurst, startLoginBurstProcess } from './login-burst';
@@ -30,12 +30,18 @@ const USAGE = `usage: npm run bench -- [options]
   --pid PID[,PID]            with --url: server processes to sample in /proc (RSS, CPU)
   --cpu-prof                 run live with node --cpu-prof (profiles in bench/profiles/)
   --live-env KEY=VALUE[,KEY=VALUE]  extra environment for live (e.g. UV_THREADPOOL_SIZE=1)
-  --out FILE                 also append the JSON lines to FILE
+  --out FILE                 also append the JSON lines to FILE (a bare name: bench/results/FILE)
   --results FILE             write the Markdown report there (default: bench/RESULTS.md, written only by
                              a complete run: all scenarios and targets, no --quick, --url or --live-env)
   --no-build                 use the existing dist/ build of live
   --from FILE                no runs: rebuild the table and report from JSON lines saved with --out
+                             (a bare name: bench/results/FILE)
   --command TEXT             with --from: the command that produced them, for the report`;
+
+/** Saved runs live in bench/results/: a bare file name goes there, a path is taken as given. */
+function resultsFile(name: string): string {
+  return name.includes('/') ? resolve(name) : resolve(ROOT, 'bench/results', name);
+}
 
 interface RunRecord {
   scenario: string;
@@ -359,6 +365,9 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const outFile = values.out ? resultsFile(values.out) : undefined;
+  const fromFile = values.from ? resultsFile(values.from) : undefined;
+  if (outFile) mkdirSync(dirname(outFile), { recursive: true });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error('--runs must be an integer 1..50');
   const wanted = values.scenario
@@ -443,8 +452,8 @@ async function main(): Promise<void> {
   const records: RunRecord[] = [];
   /** Written as the last line of --out, so --from can rebuild the report with the original facts. */
   let recorded: { command: string; facts: Record<string, string> } | undefined;
-  if (values.from) {
-    for (const line of readFileSync(values.from, 'utf8').split('\n')) {
+  if (fromFile) {
+    for (const line of readFileSync(fromFile, 'utf8').split('\n')) {
       if (!line.trim()) continue;
       const parsed = JSON.parse(line) as
         RunRecord | { meta: { command: string; facts: Record<string, string> } };
@@ -523,16 +532,16 @@ async function main(): Promise<void> {
         records.push(record);
         const line = JSON.stringify(record);
         console.log(line);
-        if (values.out) appendFileSync(values.out, line + '\n');
+        if (outFile) appendFileSync(outFile, line + '\n');
       }
     }
   }
   facts['load average at end'] = loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
-  if (values.out && !values.from)
+  if (outFile && !values.from)
     appendFileSync(
-      values.out,
+      outFile,
       JSON.stringify({ meta: { command: `npm run bench${args ? ` -- ${args}` : ''}`, facts } }) + '\n',
     );
 
