@@ -63,7 +63,6 @@ describe('ChatConnection', () => {
           historyMax: 500,
           historyJoinTimeoutMs: 100,
           historyFlushMs: 25,
-          redisUrl: undefined,
         },
         history,
         hub,

@@ -71,7 +71,6 @@ describe('JoinReplay', () => {
       historyMax: 500,
       historyJoinTimeoutMs: 1000,
       historyFlushMs: 25,
-      redisUrl: undefined,
     };
     replay = replayWith(config);
   });
@@ -210,7 +209,6 @@ describe('JoinReplay in a cluster: the flush barrier', () => {
         historyMax: 500,
         historyJoinTimeoutMs: 1000,
         historyFlushMs,
-        redisUrl: 'redis://fake',
       },
       {
         recent: async () => [],

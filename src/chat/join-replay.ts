@@ -10,10 +10,9 @@ import { RoomHub } from './room-hub';
 /** An INSERT's time on top of the flush interval (see JoinReplay.readable). */
 const INSERT_ALLOWANCE_MS = 150;
 
-/** `redisUrl` is no longer read here (the ChannelLayer knows its peers); callers' configs still carry it. */
 export type JoinReplayConfig = Pick<
   ChatConfig,
-  'historyDefault' | 'historyMax' | 'historyJoinTimeoutMs' | 'historyFlushMs' | 'redisUrl'
+  'historyDefault' | 'historyMax' | 'historyJoinTimeoutMs' | 'historyFlushMs'
 >;
 
 /**
