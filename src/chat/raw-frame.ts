@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
+import { version as wsVersion } from 'ws/package.json';
 
 /** The parts of a `ws` socket the fast path relies on (private to `ws` 8; checked before each use). */
 interface WsInternals {
@@ -88,4 +90,72 @@ export class WriteCoalescer {
     socket.cork();
     this.corked.push(socket);
   }
+}
+
+/** Whether broadcasts take the fast path with the installed `ws`, and if not, what is missing. */
+export interface FastPathReport {
+  active: boolean;
+  wsVersion: string;
+  /** Empty when active. */
+  missing: string[];
+}
+
+/** The `ws` internals sendPreframed relies on that `ws` (an open socket) lacks. */
+export function missingInternals(ws: WebSocket): string[] {
+  const internals = ws as unknown as WsInternals;
+  const missing: string[] = [];
+  if (typeof sender?.frame !== 'function') missing.push('WebSocket.Sender.frame');
+  if (typeof internals._socket?.write !== 'function') missing.push('_socket');
+  if (typeof internals._sender?._state !== 'number' || !Array.isArray(internals._sender._queue))
+    missing.push('_sender._state/_queue');
+  if (typeof internals._extensions !== 'object' || internals._extensions === null)
+    missing.push('_extensions');
+  return missing;
+}
+
+/**
+ * Tries the fast path on a real `ws` socket over an in-memory stream: the internals are there, an
+ * idle socket gets the raw write (not sendPreframed's ws.send fallback, which would hide a change
+ * in `ws` behind identical output), and the bytes are the ones ws.send writes.
+ */
+export function describeFastPath(): FastPathReport {
+  const written: Buffer[] = [];
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      written.push(chunk);
+      done();
+    },
+  });
+  const missing: string[] = [];
+  try {
+    // As WebSocketServer.completeUpgrade makes its sockets (neither call is in ws's typings).
+    const ServerSocket = WebSocket as unknown as new (
+      address: null,
+      protocols: undefined,
+      options: object,
+    ) => WebSocket & {
+      setSocket(socket: Duplex, head: Buffer, options: object): void;
+    };
+    const probe = new ServerSocket(null, undefined, {});
+    probe.setSocket(stream, Buffer.alloc(0), {});
+    missing.push(...missingInternals(probe));
+    if (missing.length === 0) {
+      const payload = Buffer.from('fast path probe ☃');
+      probe.send(payload, { binary: false });
+      const viaSend = Buffer.concat(written.splice(0));
+      const send = probe.send;
+      let fellBack = false;
+      probe.send = () => (fellBack = true);
+      sendPreframed(probe, preframeText(payload), payload);
+      probe.send = send;
+      if (fellBack) missing.push('an idle _sender (_state 0, empty _queue)');
+      else if (!Buffer.concat(written).equals(viaSend)) missing.push('frames identical to ws.send');
+    }
+  } catch (err) {
+    missing.push(`a socket set up as WebSocketServer does (${(err as Error).message})`);
+  } finally {
+    stream.destroy();
+  }
+  return { active: missing.length === 0, wsVersion, missing };
 }
