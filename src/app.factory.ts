@@ -1,10 +1,12 @@
-import { BadRequestException, ConsoleLogger, INestApplication, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, INestApplication, LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { ChatWsAdapter } from './chat/chat-ws.adapter';
+import { httpAccessLog } from './common/access-log';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import { createRootLogger, nestLogger, serverLogger } from './common/logging';
 import {
   answerClientErrorsAsJson,
   httpErrorsAsExceptions,
@@ -18,39 +20,20 @@ import { AppConfig } from './config/app.config';
 import { LiveConfiguration } from './config/configuration';
 
 /**
- * Log calls pass event objects (`logger.warn({ event: 'redis_down', … })`); until the structured
- * logger lands they are printed as the JSON string they used to be built as.
+ * The Nest logger for one-shot commands (manage): LOG_LEVEL and LOG_FORMAT as the server's, on
+ * stderr so that log lines never mix with a command's output.
  */
-class EventConsoleLogger extends ConsoleLogger {
-  protected override formatMessage(...args: Parameters<ConsoleLogger['formatMessage']>): string {
-    const [logLevel, message, ...rest] = args;
-    const text = isEventObject(message) ? JSON.stringify(message) : message;
-    return super.formatMessage(logLevel, text, ...rest);
-  }
-  protected override printAsJson(
-    message: unknown,
-    options: Parameters<ConsoleLogger['printAsJson']>[1],
-  ): void {
-    super.printAsJson(isEventObject(message) ? JSON.stringify(message) : message, options);
-  }
-}
-
-function isEventObject(message: unknown): message is Record<string, unknown> {
-  return typeof message === 'object' && message !== null && !(message instanceof Error);
-}
-
-export function createLogger(config: AppConfig): ConsoleLogger {
-  return new EventConsoleLogger('live', {
-    logLevels: config.nestLogLevels,
-    json: config.logFormat === 'json',
-  });
+export function createLogger(config: AppConfig): LoggerService {
+  return nestLogger(createRootLogger(config, 2));
 }
 
 /** Builds the whole HTTP + WebSocket app (not yet listening). Shared by main.ts and the e2e tests. */
 export async function createApp(configuration: LiveConfiguration): Promise<INestApplication> {
   const config = configuration.app;
+  // The logger is given up front rather than buffered until app.useLogger: a failure while Nest
+  // builds the modules is then logged as JSON too (a buffer is flushed through Nest's console logger).
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(configuration), {
-    logger: createLogger(config),
+    logger: nestLogger(serverLogger(config)),
     bodyParser: false,
   });
   const express = app.getHttpAdapter().getInstance();
@@ -58,6 +41,9 @@ export async function createApp(configuration: LiveConfiguration): Promise<INest
   // A hop count, not `true`: Express then takes the address the trusted proxy appended (right-most),
   // not the left-most one that any client can write into X-Forwarded-For.
   if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
+  // First of all middleware: requests answered by the host check, the input rules or the static
+  // files get their access line too.
+  app.use(httpAccessLog(serverLogger(config)));
   // Django's ALLOWED_HOSTS: refuse requests for hosts this site does not serve.
   app.use((req: Request, res: Response, next: NextFunction) => {
     // ACME http-01 validation asks for the domain being certified, which may not be listed yet:

@@ -4,6 +4,7 @@ import { AlertsModule } from './alerts/alerts.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
+import { LoggingModule } from './common/logging.module';
 import { OpsEvents } from './common/ops-events';
 import { AdminConsoleModule } from './admin-console/admin-console.module';
 import { LiveConfiguration } from './config/configuration';
@@ -45,6 +46,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        // First: its shutdown hook (the shutdown_complete line) then runs after every other module's.
+        LoggingModule.forRoot(config.app),
         CoreModule.register(config),
         ...(options.schedule === false ? [] : [ScheduleModule.forRoot()]),
         DatabaseModule.forRoot({ retryConnect: options.retryConnect }),

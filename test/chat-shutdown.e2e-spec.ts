@@ -152,7 +152,7 @@ describe('chat shutdown', () => {
     const closes = await Promise.all(sockets.map((s) => s.c.closed));
     clearInterval(traffic);
     expect(await exited).toBe('SIGTERM');
-    expect(live.lines.join('\n')).not.toMatch(/unhandled|ERROR/);
+    expect(live.lines.join('\n')).not.toMatch(/unhandled|"level":"(error|fatal)"/);
     await live.stop();
     const accepted = savedTexts(join(dataDir, 'db.sqlite3'), 'sigterm');
     rmSync(dataDir, { recursive: true, force: true });

@@ -4,15 +4,20 @@ import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type WebSocket from 'ws';
 import type { WebSocketServer } from 'ws';
+import { clientAddress, pathOf } from '../common/access-log';
 import { waitAtMost } from '../common/deadline';
+import { AppConfig } from '../config/app.config';
 import { ChatConfig } from './chat.config';
 import { CLOSE, LIVE_V1 } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
 import { ChatUpgradeHandler } from './chat-upgrade';
+import { describeFastPath } from './raw-frame';
 
 export const CHAT_JOIN = Symbol('chatJoin');
 /** At shutdown, how long a socket ChatService did not close itself gets to answer 1001. */
 const LATE_CLOSE_GRACE_MS = 1000;
+/** nginx's status for a client that went away before it was answered. */
+const CLIENT_GONE = 499;
 export type UpgradedRequest = IncomingMessage & { [CHAT_JOIN]?: ChatJoin };
 
 const REASONS: Record<number, string> = {
@@ -51,6 +56,11 @@ export class ChatWsAdapter extends WsAdapter {
 
   override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
     const chat = this.app.get(ChatConfig);
+    // Broadcasts write pre-built frames through ws internals (raw-frame.ts); say whether this ws
+    // still has them, since without them every send silently takes the slower ordinary path.
+    const fastPath = describeFastPath();
+    if (fastPath.active) this.log.log({ event: 'ws_fast_path', ...fastPath });
+    else this.log.warn({ event: 'ws_fast_path', ...fastPath });
     return super.create(port, {
       ...options,
       maxPayload: chat.maxMessageBytes,
@@ -70,8 +80,12 @@ export class ChatWsAdapter extends WsAdapter {
   }
 
   private upgradeHandler: ChatUpgradeHandler | undefined;
+  private trustProxyHops: number | undefined;
 
   private async route(port: number, req: UpgradedRequest, socket: Duplex, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const answered = (status: number, subprotocol: string | null = null) =>
+      this.logHandshake(req, status, started, subprotocol);
     socket.on('error', () => socket.destroy());
     try {
       // Resolved once: the container lookup is not free at thousands of connects per second.
@@ -79,19 +93,42 @@ export class ChatWsAdapter extends WsAdapter {
         ChatUpgradeHandler,
       ) as ChatUpgradeHandler);
       const verdict = await handler.check(req);
-      if (!verdict.ok) return refuse(socket, verdict.status, verdict.message);
+      if (!verdict.ok) {
+        refuse(socket, verdict.status, verdict.message);
+        return answered(verdict.status);
+      }
       const wsServer = (this.wsServersRegistry.get(port) ?? [])[0] as WebSocketServer | undefined;
-      if (!wsServer) return refuse(socket, 503, 'Chat is not ready');
-      if (socket.destroyed) return;
+      if (!wsServer) {
+        refuse(socket, 503, 'Chat is not ready');
+        return answered(503);
+      }
+      if (socket.destroyed) return answered(CLIENT_GONE);
       req[CHAT_JOIN] = verdict.join;
       wsServer.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         withCloseReasons(ws);
+        answered(101, ws.protocol || null);
         wsServer.emit('connection', ws, req);
       });
     } catch (err) {
-      this.log.error({ event: 'upgrade_failed', url: req.url, error: (err as Error).message });
+      this.log.error({ event: 'upgrade_failed', path: pathOf(req.url), error: (err as Error).message });
       refuse(socket, 500, 'Upgrade failed');
+      answered(500);
     }
+  }
+
+  /** The access line of a handshake, as the HTTP access log's (the query is left out: it may hold secrets). */
+  private logHandshake(req: IncomingMessage, status: number, started: number, subprotocol: string | null) {
+    const hops = (this.trustProxyHops ??= this.app.get(AppConfig).trustProxyHops);
+    const line = {
+      event: 'ws_handshake',
+      path: pathOf(req.url),
+      status,
+      durationMs: Math.round(performance.now() - started),
+      remoteAddress: clientAddress(req, hops),
+      subprotocol,
+    };
+    if (status >= 500) this.log.warn(line);
+    else this.log.log(line);
   }
 
   /** A client's protocol error (bad UTF-8, oversize frame) is its problem, not a server error. */

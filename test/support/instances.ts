@@ -14,7 +14,7 @@ export interface LiveInstance {
   process: ChildProcess;
   /** Every line it printed so far (stdout and stderr). */
   lines: string[];
-  /** The JSON events it logged (`{"event":…}` payloads of its log lines), with `receivedAt` (ms). */
+  /** The events it logged (its JSON log lines that have an `event` field), with `receivedAt` (ms). */
   events(): Record<string, unknown>[];
   stop(): Promise<void>;
   kill(): Promise<void>;
@@ -76,20 +76,29 @@ export async function startInstance(name: string, env: Record<string, string>): 
       PORT: String(port),
       PASSWORD_ITERATIONS: '1000',
       LOG_LEVEL: 'log',
+      LOG_FORMAT: 'json',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
   const receivedAt: number[] = [];
-  const collect = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      lines.push(line);
-      receivedAt.push(Date.now());
-    }
+  // Whole lines only: a read may end inside a line, whose rest comes with the next chunk.
+  const collector = () => {
+    let partial = '';
+    return (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts.filter(Boolean)) {
+        lines.push(line);
+        receivedAt.push(Date.now());
+      }
+    };
   };
-  proc.stdout?.on('data', collect);
-  proc.stderr?.on('data', collect);
+  proc.stdout?.setEncoding('utf8');
+  proc.stderr?.setEncoding('utf8');
+  proc.stdout?.on('data', collector());
+  proc.stderr?.on('data', collector());
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitForHealth(baseUrl, proc, lines, 60_000);
@@ -108,15 +117,12 @@ export async function startInstance(name: string, env: Record<string, string>): 
     events() {
       const out: Record<string, unknown>[] = [];
       for (const [i, line] of lines.entries()) {
-        const start = line.indexOf('{"event":');
-        if (start < 0) continue;
+        if (!line.startsWith('{')) continue; // e.g. "live: failed to start: …" on stderr
         try {
-          out.push({
-            ...(JSON.parse(line.slice(start)) as Record<string, unknown>),
-            receivedAt: receivedAt[i],
-          });
+          const fields = JSON.parse(line) as Record<string, unknown>;
+          if (typeof fields.event === 'string') out.push({ ...fields, receivedAt: receivedAt[i] });
         } catch {
-          /* a line that merely mentions it */
+          /* not a log line */
         }
       }
       return out;
