@@ -19,7 +19,15 @@ const SCHED_IDLE = 5;
 const linux = process.platform === 'linux';
 
 const commands = new ExecFileCommandRunner();
-const makePool = (options: Partial<Pbkdf2PoolOptions> = {}) => new Pbkdf2Pool({ commands, ...options });
+/** Every pool a test makes is closed after the file, even when its test fails half-way. */
+const opened: Pbkdf2Pool[] = [];
+const makePool = (options: Partial<Pbkdf2PoolOptions> = {}) => {
+  const made = new Pbkdf2Pool({ commands, ...options });
+  opened.push(made);
+  return made;
+};
+afterAll(() => Promise.all(opened.map((p) => p.close())));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The pool's own logger, to read what it says. */
 function loggerOf(pool: Pbkdf2Pool): { log: (m: unknown) => void; warn: (m: unknown) => void } {
@@ -148,6 +156,13 @@ describe('Pbkdf2Pool', () => {
     const keys = await Promise.all(inFlight);
     keys.forEach((key, i) =>
       expect(key.equals(pbkdf2Sync(`pw${i}`, 'salt', 50_000, 32, 'sha256'))).toBe(true),
+    );
+    // The burst asked for two more threads; a thread takes a few hundred ms to start (more under
+    // ts-node on a busy machine), so the first may have finished the work before they are up.
+    for (let i = 0; i < 200 && sized.threads().length < 3; i++) await sleep(25);
+    expect(sized.threads()).toHaveLength(3);
+    await Promise.all(
+      Array.from({ length: 9 }, (_, i) => sized.derive(`again${i}`, 'salt', 1000, 32, 'sha256')),
     );
     expect(sized.threads()).toHaveLength(3);
     await sized.close();

@@ -237,6 +237,9 @@ export class Pbkdf2Pool implements OnApplicationBootstrap, OnApplicationShutdown
           if (!this.workers.includes(slot)) return; // closed meanwhile
           this.started.set(worker, thread);
           slot.ready = true;
+          // Again now that it runs: an unref() made while the thread was still starting left its
+          // message port holding the process open (seen on Node 20: jest and manage never exited).
+          if (slot.task === null) worker.unref();
           started();
           this.dispatch();
         });

@@ -143,8 +143,9 @@ export class ChatWsAdapter extends WsAdapter {
   }
 
   /**
-   * ChatService.connect binds each socket's message handler itself; Nest's JSON {event,data}
-   * routing is bypassed.
+   * Nest's JSON {event,data} routing is bypassed: ChatGateway.handleConnection hands each socket to
+   * ChatService.connect, whose ChatConnection (chat-connection.ts) binds the socket's message, pong
+   * and close events and parses its frames itself.
    */
   override bindMessageHandlers(): void {}
 
