@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { CronExpression } from '@nestjs/schedule';
-import { ClusterJob, ClusterJobScheduler } from '../database/cluster-job.scheduler';
+import { ClusterCronJob, ClusterJobScheduler } from '../database/cluster-job.scheduler';
 import { SessionStore } from './session.store';
 
 /** Django's clearsessions, hourly, on one instance of the cluster at a time. */
 @Injectable()
-export class SessionPurgeJob implements ClusterJob<number>, OnApplicationBootstrap {
+export class SessionPurgeJob extends ClusterCronJob<number> {
   readonly name = 'session-purge';
   readonly cron = CronExpression.EVERY_HOUR;
   readonly leaseMs = 10 * 60_000;
@@ -14,15 +14,9 @@ export class SessionPurgeJob implements ClusterJob<number>, OnApplicationBootstr
 
   constructor(
     private readonly sessions: SessionStore,
-    private readonly jobs: ClusterJobScheduler,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.jobs.schedule(this);
-  }
-
-  run(): Promise<number | null> {
-    return this.jobs.run(this);
+    jobs: ClusterJobScheduler,
+  ) {
+    super(jobs);
   }
 
   async work(): Promise<number> {

@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ClusterJob, ClusterJobScheduler } from '../database/cluster-job.scheduler';
+import { Injectable, Logger } from '@nestjs/common';
+import { ClusterCronJob, ClusterJobScheduler } from '../database/cluster-job.scheduler';
 import { ChatConfig } from './chat.config';
 import { HistoryService } from './history.service';
 
 /** Applies the history retention rules on CHAT_RETENTION_CRON, on one instance at a time. */
 @Injectable()
-export class RetentionJob implements ClusterJob<number>, OnApplicationBootstrap {
+export class RetentionJob extends ClusterCronJob<number> {
   readonly name = 'chat-retention';
   readonly cron: string | null;
   readonly leaseMs = 30 * 60_000;
@@ -15,17 +15,10 @@ export class RetentionJob implements ClusterJob<number>, OnApplicationBootstrap 
   constructor(
     config: ChatConfig,
     private readonly history: HistoryService,
-    private readonly jobs: ClusterJobScheduler,
+    jobs: ClusterJobScheduler,
   ) {
+    super(jobs);
     this.cron = config.retentionCron;
-  }
-
-  onApplicationBootstrap(): void {
-    this.jobs.schedule(this);
-  }
-
-  run(): Promise<number | null> {
-    return this.jobs.run(this);
   }
 
   async work(): Promise<number> {

@@ -1,4 +1,4 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob, CronTime } from 'cron';
 import { JobLockService } from './job-lock.service';
@@ -27,8 +27,8 @@ export function cronPeriodMs(cron: string): number {
 }
 
 /**
- * Schedules and runs `ClusterJob`s. Jobs call `schedule(this)` at bootstrap and expose
- * `run() { return this.jobs.run(this) }`; without a scheduler (the manage CLI) nothing is scheduled.
+ * Schedules and runs `ClusterJob`s (ClusterCronJob below does both for a job); without a scheduler
+ * (the manage CLI) nothing is scheduled.
  */
 @Injectable()
 export class ClusterJobScheduler {
@@ -56,4 +56,33 @@ export class ClusterJobScheduler {
       return null;
     }
   }
+}
+
+/**
+ * What the four cron jobs have in common: scheduled at bootstrap (unless the cron is off or the
+ * process schedules nothing), and `run()` is one tick under the lease. A job names itself, says when
+ * it runs and does its `work()`.
+ */
+export abstract class ClusterCronJob<T> implements ClusterJob<T>, OnApplicationBootstrap {
+  abstract readonly name: string;
+  abstract readonly cron: string | null;
+  abstract readonly leaseMs: number;
+  abstract readonly logger: Logger;
+  abstract readonly failedEvent: string;
+
+  constructor(protected readonly jobs: ClusterJobScheduler) {}
+
+  onApplicationBootstrap(): void {
+    if (this.jobs.schedule(this)) this.onScheduled();
+  }
+
+  /** One tick now: the result, or null when another instance has it or it failed (logged). */
+  run(): Promise<T | null> {
+    return this.jobs.run(this);
+  }
+
+  abstract work(): Promise<T>;
+
+  /** Called once the job is on its cron. */
+  protected onScheduled(): void {}
 }

@@ -1,5 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ClusterJob, ClusterJobScheduler } from '../../database/cluster-job.scheduler';
+import { Injectable, Logger } from '@nestjs/common';
+import { ClusterCronJob, ClusterJobScheduler } from '../../database/cluster-job.scheduler';
 import { CertRun } from './cert-run.entity';
 import { CertsConfig } from './certs.config';
 import { CertsService } from './certs.service';
@@ -9,7 +9,7 @@ import { CertsService } from './certs.service';
  * lease is this job's; certbot itself runs under CertsService's lease, which manual runs share.
  */
 @Injectable()
-export class CertRenewalJob implements ClusterJob<CertRun | null>, OnApplicationBootstrap {
+export class CertRenewalJob extends ClusterCronJob<CertRun | null> {
   readonly name = 'cert-renewal';
   readonly cron: string | null;
   readonly leaseMs: number;
@@ -19,18 +19,15 @@ export class CertRenewalJob implements ClusterJob<CertRun | null>, OnApplication
   constructor(
     config: CertsConfig,
     private readonly certs: CertsService,
-    private readonly jobs: ClusterJobScheduler,
+    jobs: ClusterJobScheduler,
   ) {
+    super(jobs);
     this.cron = config.renewCron;
     this.leaseMs = config.timeoutMs + 60_000;
   }
 
-  onApplicationBootstrap(): void {
-    if (this.jobs.schedule(this)) this.logger.log({ event: 'cert_renewal_scheduled', cron: this.cron });
-  }
-
-  run(): Promise<CertRun | null> {
-    return this.jobs.run(this);
+  protected override onScheduled(): void {
+    this.logger.log({ event: 'cert_renewal_scheduled', cron: this.cron });
   }
 
   work(): Promise<CertRun | null> {

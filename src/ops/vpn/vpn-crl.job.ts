@@ -1,5 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ClusterJob, ClusterJobScheduler } from '../../database/cluster-job.scheduler';
+import { Injectable, Logger } from '@nestjs/common';
+import { ClusterCronJob, ClusterJobScheduler } from '../../database/cluster-job.scheduler';
 import { VpnConfig } from './vpn.config';
 import { VpnService } from './vpn.service';
 
@@ -7,7 +7,7 @@ type CrlUpkeep = { regenerated: boolean; nextUpdate: Date | null };
 
 /** Keeps the CRL from lapsing (docker-openvpn #274): on VPN_CRL_CRON, on one instance at a time. */
 @Injectable()
-export class VpnCrlJob implements ClusterJob<CrlUpkeep>, OnApplicationBootstrap {
+export class VpnCrlJob extends ClusterCronJob<CrlUpkeep> {
   readonly name = 'vpn-crl';
   readonly cron: string | null;
   readonly leaseMs = 10 * 60_000;
@@ -17,17 +17,10 @@ export class VpnCrlJob implements ClusterJob<CrlUpkeep>, OnApplicationBootstrap 
   constructor(
     config: VpnConfig,
     private readonly vpn: VpnService,
-    private readonly jobs: ClusterJobScheduler,
+    jobs: ClusterJobScheduler,
   ) {
+    super(jobs);
     this.cron = config.crlCron;
-  }
-
-  onApplicationBootstrap(): void {
-    this.jobs.schedule(this);
-  }
-
-  run(): Promise<CrlUpkeep | null> {
-    return this.jobs.run(this);
   }
 
   work(): Promise<CrlUpkeep> {
