@@ -47,7 +47,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         // First: its shutdown hook (the shutdown_complete line) then runs after every other module's.
-        LoggingModule.forRoot(config.app),
+        LoggingModule.forRoot(),
         CoreModule.register(config),
         ...(options.schedule === false ? [] : [ScheduleModule.forRoot()]),
         DatabaseModule.forRoot({ retryConnect: options.retryConnect }),

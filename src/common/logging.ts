@@ -1,6 +1,5 @@
 import { LoggerService } from '@nestjs/common';
 import { Logger as NestPinoLogger, PinoLogger } from 'nestjs-pino';
-import { storage } from 'nestjs-pino/storage';
 import pino, { DestinationStream, Level } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import { AppConfig, LogLevelName } from '../config/app.config';
@@ -52,8 +51,8 @@ const STACK_TRACE = /\n\s*at /;
 /**
  * The Nest logger on a pino root. `logger.warn({ event: 'redis_down', … })` becomes one line with
  * the event's fields at the top level (nestjs-pino's Logger does that); this class adds what live
- * wants on top: the wiring lines at debug, a stack given beside an event object kept as its
- * `stack` field, and the request's logger (with its reqId) inside an HTTP request.
+ * wants on top: the wiring lines at debug, and a stack given beside an event object kept as its
+ * `stack` field.
  */
 class LivePinoLogger extends PinoLogger {
   constructor(private readonly root: pino.Logger) {
@@ -62,7 +61,7 @@ class LivePinoLogger extends PinoLogger {
 
   /** nestjs-pino keeps the first root of the process; a second app (tests) has its own. */
   override get logger(): pino.Logger {
-    return storage.getStore()?.logger ?? this.root;
+    return this.root;
   }
 
   protected override call(method: Level, ...args: unknown[]): void {
@@ -130,8 +129,8 @@ export function createRootLogger(config: LogSettings, fd = 1): pino.Logger {
 const serverRoots = new WeakMap<AppConfig, pino.Logger>();
 
 /**
- * The server's root logger for one configuration, on stdout: the Nest logger, the access log and
- * nestjs-pino's LoggerModule share it.
+ * The server's root logger for one configuration, on stdout: the Nest logger and the access log
+ * share it.
  */
 export function serverLogger(config: AppConfig): pino.Logger {
   let root = serverRoots.get(config);
