@@ -6,6 +6,17 @@ import { JobLease } from './job-lease.entity';
 import { JobLockService } from './job-lock.service';
 
 /** Two "instances" (two lock services, two holder ids) on one in-memory SQLite database. */
+
+/** A throwaway SQLite database with the lease table (synchronize: a test-only schema). */
+function leaseDatabase(): Promise<DataSource> {
+  return new DataSource({
+    type: 'better-sqlite3',
+    database: ':memory:',
+    entities: [JobLease],
+    synchronize: true,
+  }).initialize();
+}
+
 describe('ClusterJobScheduler', () => {
   let db: DataSource;
   let a: ClusterJobScheduler;
@@ -34,12 +45,7 @@ describe('ClusterJobScheduler', () => {
   afterAll(() => jest.restoreAllMocks());
 
   beforeEach(async () => {
-    db = await new DataSource({
-      type: 'better-sqlite3',
-      database: ':memory:',
-      entities: [JobLease],
-      synchronize: true,
-    }).initialize();
+    db = await leaseDatabase();
     lockA = new JobLockService(db);
     lockB = new JobLockService(db);
     a = new ClusterJobScheduler(lockA);
@@ -99,12 +105,7 @@ describe('ClusterJobScheduler', () => {
 describe('JobLockService.acquire', () => {
   let db: DataSource;
   beforeEach(async () => {
-    db = await new DataSource({
-      type: 'better-sqlite3',
-      database: ':memory:',
-      entities: [JobLease],
-      synchronize: true,
-    }).initialize();
+    db = await leaseDatabase();
   });
   afterEach(() => db.destroy());
 
