@@ -5,12 +5,16 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import { Pbkdf2Pool } from '../src/auth/pbkdf2-pool';
+import { DataSource } from 'typeorm';
+import { newSessionKey } from '../src/auth/session.store';
+import { User } from '../src/auth/user.entity';
 import { UsersService } from '../src/auth/users.service';
 import { ExecFileCommandRunner } from '../src/common/command-runner';
 import { startApp, TestApp } from './support/app';
 import { ROOT } from './support/entry-point';
 import { manage } from './support/manage';
-import { anonymousCsrf } from './support/users';
+import { anonymousCsrf, createUser, login } from './support/users';
+import { openWs } from './support/ws';
 
 // Debian's python3-django is importable only by the system interpreter.
 const PYTHON = '/usr/bin/python3';
@@ -125,4 +129,154 @@ describeDjango('interop with real Django (password hashes, dumpdata import)', ()
       expect((await login('alice', 'not-her-password')).status).toBe(401);
     });
   });
+});
+
+/**
+ * session_data both ways with real Django's SessionStore (django.core.signing, the same SECRET_KEY):
+ * what live writes, Django reads; what Django writes, live reads; both tie it to the password hash.
+ */
+describeDjango('sessions signed as Django signs them', () => {
+  const SECRET = 'bridge-test-secret-key-0123456789abcdef';
+  const OLD_SECRET = 'the-previous-secret-key-0123456789abcdef';
+  let t: TestApp;
+  let db: DataSource;
+  let alice: User;
+
+  beforeAll(async () => {
+    t = await startApp({ SECRET_KEY: SECRET, SECRET_KEY_FALLBACKS: OLD_SECRET });
+    db = t.app.get(DataSource);
+    alice = await createUser(t, {
+      username: 'alice',
+      password: 'alice-pw',
+      firstName: 'Alice',
+      lastName: 'Liddell',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const sessionData = async (key: string): Promise<string> =>
+    (
+      (await db.query('SELECT session_data FROM django_session WHERE session_key = ?', [key])) as {
+        session_data: string;
+      }[]
+    )[0].session_data;
+  const me = (key: string) => request(t.baseUrl).get('/auth/me').set('Cookie', `sessionid=${key}`);
+  /** A session row as Django's SessionStore.save() would leave it, for `data` signed by Django. */
+  const insertSession = async (data: string): Promise<string> => {
+    const key = newSessionKey();
+    await db.query('INSERT INTO django_session (session_key, session_data, expire_date) VALUES (?, ?, ?)', [
+      key,
+      data,
+      new Date(Date.now() + 3600_000).toISOString(),
+    ]);
+    return key;
+  };
+  const djangoSession = async (secret: string, passwordHash: string, userId = alice.id) =>
+    django(
+      'session-encode',
+      secret,
+      JSON.stringify({
+        _auth_user_id: String(userId),
+        _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
+        _auth_user_hash: await django('auth-hash', secret, passwordHash),
+        _language: 'fr',
+      }),
+    );
+
+  it('Django reads the session live wrote at login: user id, backend and the password-bound hash', async () => {
+    const session = await login(t, 'alice', 'alice-pw');
+    const key = /sessionid=([a-z0-9]{32})/.exec(session.cookie)![1];
+    const decoded = JSON.parse(await django('session-decode', SECRET, await sessionData(key)));
+    const passwordHash = (await t.app.get(UsersService).findByUsername('alice'))!.password;
+    expect(decoded).toEqual({
+      _auth_user_id: String(alice.id),
+      _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
+      _auth_user_hash: await django('auth-hash', SECRET, passwordHash),
+    });
+    expect(
+      JSON.parse(
+        await django('session-decode', 'some-other-key-0123456789abcdef-xyz', await sessionData(key)),
+      ),
+    ).toEqual({});
+  }, 60_000);
+
+  it('live reads a session Django wrote, with the key or a fallback key, and opens a socket as its user', async () => {
+    const passwordHash = (await t.app.get(UsersService).findByUsername('alice'))!.password;
+    const key = await insertSession(await djangoSession(SECRET, passwordHash));
+    expect((await me(key).expect(200)).body).toMatchObject({ username: 'alice', fullName: 'Alice Liddell' });
+    const ws = await openWs(`ws://127.0.0.1:${t.port}/chat/lobby/`, {
+      headers: { Cookie: `sessionid=${key}` },
+    });
+    expect(await ws.next()).toBe('Bienvenue Alice Liddell !');
+    await ws.close();
+    const signedWithOldKey = await insertSession(await djangoSession(OLD_SECRET, passwordHash));
+    expect((await me(signedWithOldKey).expect(200)).body.username).toBe('alice');
+  }, 60_000);
+
+  it('a tampered, foreign-key, pre-3.1 or garbage session is anonymous, never a 5xx', async () => {
+    const passwordHash = (await t.app.get(UsersService).findByUsername('alice'))!.password;
+    const good = await djangoSession(SECRET, passwordHash);
+    const [payload, stamp, signature] = good.split(':');
+    const bad = [
+      `${payload}x:${stamp}:${signature}`,
+      await djangoSession('an-unknown-key-0123456789abcdef-xyzw', passwordHash),
+      Buffer.from(`0123456789abcdef:${JSON.stringify({ _auth_user_id: String(alice.id) })}`).toString(
+        'base64',
+      ),
+      '',
+      '\u0000'.repeat(10),
+      'a'.repeat(100_000),
+    ];
+    for (const data of bad) await me(await insertSession(data)).expect(401);
+  }, 60_000);
+
+  it("a password changed ends the sessions made before it, Django's and live's", async () => {
+    const users = t.app.get(UsersService);
+    const before = (await users.findByUsername('alice'))!.password;
+    const djangoMade = await insertSession(await djangoSession(SECRET, before));
+    await me(djangoMade).expect(200);
+    const liveMade = /sessionid=([a-z0-9]{32})/.exec((await login(t, 'alice', 'alice-pw')).cookie)![1];
+    await me(liveMade).expect(200);
+    // As Django's set_password() + save() leaves the row: a new hash, nothing else touched.
+    const newHash = await new PasswordHasher(pool, { passwordIterations: 1000 }).hash('changed-pw');
+    await db.query('UPDATE auth_user SET password = ? WHERE id = ?', [newHash, alice.id]);
+    await me(djangoMade).expect(401);
+    await me(liveMade).expect(401);
+    const afterChange = await insertSession(await djangoSession(SECRET, newHash));
+    await me(afterChange).expect(200);
+  }, 60_000);
+
+  it('a session from before the upgrade (plain JSON and user_id) stays valid and is rewritten for Django', async () => {
+    const key = newSessionKey();
+    await db.query(
+      'INSERT INTO django_session (session_key, session_data, expire_date, user_id) VALUES (?, ?, ?, ?)',
+      [
+        key,
+        JSON.stringify({ _auth_user_id: String(alice.id) }),
+        new Date(Date.now() + 3600_000).toISOString(),
+        alice.id,
+      ],
+    );
+    await me(key).expect(200);
+    const rewritten = JSON.parse(await django('session-decode', SECRET, await sessionData(key)));
+    expect(rewritten._auth_user_id).toBe(String(alice.id));
+    await me(key).expect(200);
+    // Plain JSON naming another user than the row's user_id is not a legacy session: anonymous.
+    const forged = newSessionKey();
+    await db.query(
+      'INSERT INTO django_session (session_key, session_data, expire_date, user_id) VALUES (?, ?, ?, ?)',
+      [
+        forged,
+        JSON.stringify({ _auth_user_id: '999' }),
+        new Date(Date.now() + 3600_000).toISOString(),
+        alice.id,
+      ],
+    );
+    await me(forged).expect(401);
+  }, 60_000);
+
+  const pool = new Pbkdf2Pool({ size: 1, commands: new ExecFileCommandRunner() });
+  afterAll(() => pool.close());
 });

@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, Repository } from 'typeorm';
 import { AppConfig } from '../config/app.config';
+import {
+  SESSION_SALT,
+  sessionAuthHash,
+  sessionAuthHashMatches,
+  signObject,
+  unsignObject,
+} from './django-signing';
 import { Session } from './session.entity';
 import { User } from './user.entity';
 
@@ -19,9 +26,19 @@ export function newSessionKey(): string {
   return key.length === 32 ? key : newSessionKey();
 }
 
-/** Database-backed sessions, laid out like django_session. */
+/** The backend Django records for a password login (live checks passwords the same way). */
+const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend';
+
+/**
+ * Database-backed sessions, laid out like django_session, with `session_data` signed exactly as
+ * Django's SessionStore writes it (django-signing.ts): Django reads live's sessions and live reads
+ * Django's. A session is tied to the password hash (`_auth_user_hash`), so a password change on
+ * either side ends the sessions made before it.
+ */
 @Injectable()
 export class SessionStore {
+  private readonly logger = new Logger('Sessions');
+
   constructor(
     @InjectRepository(Session) private readonly sessions: Repository<Session>,
     @InjectRepository(User) private readonly users: Repository<User>,
@@ -31,7 +48,7 @@ export class SessionStore {
   async create(user: User): Promise<Session> {
     const session = this.sessions.create({
       sessionKey: newSessionKey(),
-      sessionData: JSON.stringify({ _auth_user_id: String(user.id) }),
+      sessionData: this.encode(user),
       expireDate: new Date(Date.now() + this.config.sessionCookieAge * 1000),
       userId: user.id,
     });
@@ -39,13 +56,56 @@ export class SessionStore {
     return session;
   }
 
-  /** The active user a session key belongs to, or null (unknown, expired, or the user is inactive). */
+  /**
+   * The active user a session key belongs to, or null: unknown, expired, signed with no key live
+   * knows, made before the user's last password change, or the user is inactive. As in Django, a
+   * session that does not verify is simply anonymous.
+   */
   async userFor(sessionKey: string | undefined): Promise<User | null> {
     if (!sessionKey || !SESSION_KEY_PATTERN.test(sessionKey)) return null;
     const session = await this.sessions.findOneBy({ sessionKey });
-    if (!session || session.expireDate.getTime() <= Date.now() || session.userId === null) return null;
-    const user = await this.users.findOneBy({ id: session.userId });
-    return user && user.isActive ? user : null;
+    if (!session || session.expireDate.getTime() <= Date.now()) return null;
+    const data = unsignObject(session.sessionData, this.keys(), SESSION_SALT);
+    if (!data.ok) return this.legacyUser(session, data.reason);
+    const fields = isRecord(data.value) ? data.value : {};
+    const userId = typeof fields._auth_user_id === 'string' ? Number(fields._auth_user_id) : NaN;
+    if (!Number.isSafeInteger(userId) || userId <= 0) return null; // an anonymous Django session
+    const user = await this.users.findOneBy({ id: userId });
+    if (!user || !user.isActive) return null;
+    return sessionAuthHashMatches(fields._auth_user_hash, user.password, this.keys()) ? user : null;
+  }
+
+  /** session_data for a new login, as Django's login() leaves it. */
+  private encode(user: User): string {
+    return signObject(
+      {
+        _auth_user_id: String(user.id),
+        _auth_user_backend: MODEL_BACKEND,
+        _auth_user_hash: sessionAuthHash(user.password, this.config.secretKey),
+      },
+      this.config.secretKey,
+      SESSION_SALT,
+    );
+  }
+
+  private keys(): readonly string[] {
+    return [this.config.secretKey, ...this.config.secretKeyFallbacks];
+  }
+
+  /**
+   * Sessions written by live before it signed them hold plain JSON and the user in the `user_id`
+   * column: still valid (an upgrade logs nobody out), and rewritten in Django's format on first use.
+   * Anything else that does not verify is anonymous, said once at debug without the data.
+   */
+  private async legacyUser(session: Session, reason: string): Promise<User | null> {
+    if (session.userId !== null && isLegacyLiveData(session.sessionData, session.userId)) {
+      const user = await this.users.findOneBy({ id: session.userId });
+      if (!user || !user.isActive) return null;
+      await this.sessions.update({ sessionKey: session.sessionKey }, { sessionData: this.encode(user) });
+      return user;
+    }
+    this.logger.debug({ event: 'session_unverified', reason });
+    return null;
   }
 
   async delete(sessionKey: string): Promise<void> {
@@ -61,4 +121,13 @@ export class SessionStore {
     const result = await this.sessions.delete({ expireDate: LessThan(new Date()) });
     return result.affected ?? 0;
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Exactly what live wrote before its sessions were signed: `{"_auth_user_id":"<the user_id column>"}`. */
+function isLegacyLiveData(data: string, userId: number): boolean {
+  return data === JSON.stringify({ _auth_user_id: String(userId) });
 }

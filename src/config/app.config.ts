@@ -69,6 +69,13 @@ export class AppEnv {
   @MinLength(32, { message: 'SECRET_KEY must be at least 32 characters' })
   SECRET_KEY?: string;
 
+  /** Django's setting: earlier keys, comma-separated, still accepted for reading sessions. */
+  @IsOptional()
+  @Matches(/^\s*[^,\s]{32,}(\s*,\s*[^,\s]{32,})*\s*$/, {
+    message: 'SECRET_KEY_FALLBACKS must be a comma-separated list of keys of at least 32 characters each',
+  })
+  SECRET_KEY_FALLBACKS?: string;
+
   @Matches(ALLOWED_HOSTS_PATTERN, {
     message:
       'ALLOWED_HOSTS must be a comma-separated list of host names, .domains, IP addresses, [IPv6] or *',
@@ -184,6 +191,8 @@ export class AppConfig {
   readonly loginFailureWindowSeconds: number;
   /** Never logged; use for signing only. */
   readonly secretKey: string;
+  /** Earlier keys (SECRET_KEY_FALLBACKS): signatures made with them still verify; nothing is signed with them. */
+  readonly secretKeyFallbacks: readonly string[];
 
   constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>) {
     const parsed = validateEnv(AppEnv, env);
@@ -212,6 +221,10 @@ export class AppConfig {
     this.loginMaxFailures = parsed.LOGIN_MAX_FAILURES;
     this.loginFailureWindowSeconds = parsed.LOGIN_FAILURE_WINDOW;
     this.secretKey = parsed.SECRET_KEY ?? loadOrCreateSecret(this.dataDir);
+    this.secretKeyFallbacks = (parsed.SECRET_KEY_FALLBACKS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
   }
 
   /** Django's ALLOWED_HOSTS matching: exact, `.example.org` for a domain and its subdomains, or `*`. */

@@ -77,6 +77,8 @@ export async function startInstance(name: string, env: Record<string, string>): 
       PASSWORD_ITERATIONS: '1000',
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'json',
+      // One cluster, one key (README: sessions are signed with it and must verify on every instance).
+      SECRET_KEY: 'cluster-test-secret-key-shared-0123456789',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
