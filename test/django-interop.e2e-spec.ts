@@ -280,3 +280,40 @@ describeDjango('sessions signed as Django signs them', () => {
   const pool = new Pbkdf2Pool({ size: 1, commands: new ExecFileCommandRunner() });
   afterAll(() => pool.close());
 });
+
+describeDjango('CSRF tokens from a page Django served', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({});
+    await createUser(t, { username: 'dora', password: 'dora-pw' });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const loginWith = (cookie: string, token: string) =>
+    request(t.baseUrl)
+      .post('/auth/login')
+      .set('Cookie', `csrftoken=${cookie}`)
+      .set('X-CSRFToken', token)
+      .send({ username: 'dora', password: 'dora-pw' });
+
+  it("accepts Django's masked cookie with the differently masked token of its page, refuses another pair's", async () => {
+    const pair = JSON.parse(await django('csrf-pair')) as { cookie: string; token: string };
+    const other = JSON.parse(await django('csrf-pair')) as { cookie: string; token: string };
+    expect(pair.cookie).not.toBe(pair.token); // two maskings of one secret
+    expect((await loginWith(pair.cookie, pair.token)).status).toBe(200);
+    expect((await loginWith(pair.cookie, pair.cookie)).status).toBe(200);
+    const forged = await loginWith(pair.cookie, other.token);
+    expect(forged.status).toBe(403);
+    expect(forged.body.message).toBe('CSRF Failed: CSRF token incorrect.');
+  }, 60_000);
+
+  it("live's own tokens are Django-shaped: a page's masked form of live's cookie is accepted", async () => {
+    const anon = await anonymousCsrf(t);
+    expect(anon.csrf).toMatch(/^[a-zA-Z0-9]{32}$/);
+    const masked = await django('csrf-mask', anon.csrf);
+    expect(masked).toMatch(/^[a-zA-Z0-9]{64}$/);
+    expect((await loginWith(anon.csrf, masked)).status).toBe(200);
+  }, 60_000);
+});

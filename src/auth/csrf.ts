@@ -7,6 +7,9 @@ import { CSRF_COOKIE, CSRF_HEADER, LiveRequest, SESSION_COOKIE } from './auth.ty
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32,64}$/;
 const CSRF_ALWAYS = 'live:csrf-always';
+/** Django's CSRF_ALLOWED_CHARS, in its order (the masking arithmetic depends on it). */
+const CSRF_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+const DJANGO_MASKED = /^[a-zA-Z0-9]{64}$/;
 
 /**
  * Marks a handler CSRF-checked even without a session cookie (Django protects login too). The
@@ -15,8 +18,31 @@ const CSRF_ALWAYS = 'live:csrf-always';
  */
 export const CsrfAlways = (): MethodDecorator & ClassDecorator => SetMetadata(CSRF_ALWAYS, true);
 
+/** A new token as Django ≥ 4.1 keeps in its cookie: a 32-character secret of CSRF_CHARS. */
 export function newCsrfToken(): string {
-  return randomBytes(24).toString('base64url');
+  let token = '';
+  while (token.length < 32) {
+    for (const byte of randomBytes(48)) {
+      if (byte < 248 && token.length < 32) token += CSRF_CHARS[byte % 62]; // 248 = 4 × 62: no bias
+    }
+  }
+  return token;
+}
+
+/**
+ * The secret a token stands for, as Django compares them: a 64-character token (Django ≤ 4.0
+ * cookies, `{% csrf_token %}` and header values) is a mask followed by the secret shifted by it;
+ * a 32-character one is the secret itself. Earlier live tokens (base64url) stand for themselves.
+ */
+export function csrfSecret(token: string): string {
+  if (!DJANGO_MASKED.test(token)) return token;
+  let secret = '';
+  for (let i = 0; i < 32; i++) {
+    const masked = CSRF_CHARS.indexOf(token[32 + i]);
+    const mask = CSRF_CHARS.indexOf(token[i]);
+    secret += CSRF_CHARS[(masked - mask + 62) % 62];
+  }
+  return secret;
 }
 
 /** The csrftoken cookie is readable by the page (not HttpOnly), as Django's is. */
@@ -38,7 +64,8 @@ function sameToken(a: string, b: string): boolean {
 
 /**
  * Django-style double-submit check: on unsafe methods of cookie-authenticated requests (and on login),
- * the X-CSRFToken header must equal the csrftoken cookie.
+ * the X-CSRFToken header must stand for the same secret as the csrftoken cookie (masked or not, so a
+ * page served by a Django site on the same domain can post to live).
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
@@ -59,7 +86,8 @@ export class CsrfGuard implements CanActivate {
       throw new ForbiddenException('CSRF Failed: CSRF cookie not set.');
     if (typeof header !== 'string' || header === '')
       throw new ForbiddenException('CSRF Failed: CSRF token missing.');
-    if (!sameToken(cookie, header)) throw new ForbiddenException('CSRF Failed: CSRF token incorrect.');
+    if (!sameToken(csrfSecret(cookie), csrfSecret(header)))
+      throw new ForbiddenException('CSRF Failed: CSRF token incorrect.');
     return true;
   }
 }
