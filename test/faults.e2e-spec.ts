@@ -466,6 +466,26 @@ describeRedis('Redis behind a proxy: black-holed, refused, healed (SQLite databa
     await eventually(() => frames.includes('<Anonymous troll> local-while-blackholed'), 2000);
     expect((await roomsAnswer()).members).toBe(2);
     await second.close();
+
+    // A `since` join asks the other instances (through Redis) to flush first: with Redis silent the
+    // ask goes unanswered, and the join waits no longer than its deadline, then replays from the database.
+    const resumeStarted = Date.now();
+    const resumed = await openWs(`ws://127.0.0.1:${t.port}/chat/${room}/?since=0`, {
+      protocols: ['live.v1'],
+    });
+    let replayedAfter = -1;
+    for (let i = 0; i < 10 && replayedAfter < 0; i++) {
+      const frame = await resumed.nextJson<{ type: string; messages?: { text: string }[] }>(3000);
+      if (frame.type === 'history' && frame.messages?.some((m) => m.text === 'local-while-blackholed'))
+        replayedAfter = Date.now() - resumeStarted;
+    }
+    note('redis black-holed, live.v1 join with since (flush barrier unanswered)', {
+      status: 101,
+      ms: replayedAfter,
+    });
+    expect(replayedAfter).toBeGreaterThanOrEqual(0);
+    expect(replayedAfter).toBeLessThan(2500);
+    await resumed.close();
   }, 30_000);
 
   it('after the black hole heals, redis is up again and messages cross instances without a restart', async () => {

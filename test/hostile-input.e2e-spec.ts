@@ -400,16 +400,29 @@ const CORPUS: HostileCase[] = [
     expectStatus: 403,
     expectMessage: /CSRF Failed/,
   })),
-  ...['', 'x', 'x'.repeat(32), 'é'.repeat(40), '%00', 'a'.repeat(10_000), '../../etc/passwd'].map(
-    (token): HostileCase => ({
-      name: `X-CSRFToken ${JSON.stringify(token.slice(0, 20))}`,
-      method: 'POST',
-      path: '/auth/logout',
-      headers: { 'x-csrftoken': token },
-      as: ['user', 'staff'],
-      expectStatus: 403,
-    }),
-  ),
+  ...[
+    '',
+    'x',
+    'x'.repeat(32),
+    'é'.repeat(40),
+    '%00',
+    'a'.repeat(10_000),
+    '../../etc/passwd',
+    // Django's masked form (64 of [a-zA-Z0-9]) that unmasks to another secret, and near-misses of it.
+    'A'.repeat(64),
+    '0'.repeat(64),
+    '!'.repeat(64),
+    'é'.repeat(64),
+    'a'.repeat(63),
+    'a'.repeat(65),
+  ].map((token): HostileCase => ({
+    name: `X-CSRFToken ${JSON.stringify(token.slice(0, 20))}`,
+    method: 'POST',
+    path: '/auth/logout',
+    headers: { 'x-csrftoken': token },
+    as: ['user', 'staff'],
+    expectStatus: 403,
+  })),
 
   // 7. The ACME Host exemption covers one normalized challenge path only.
   ...[
