@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type pino from 'pino';
 import { pinoHttp } from 'pino-http';
+import proxyaddr from 'proxy-addr';
 
 /** The path of a request URL without its query string (which may carry a token). */
 export function pathOf(url: string | undefined): string {
@@ -11,21 +12,13 @@ export function pathOf(url: string | undefined): string {
 }
 
 /**
- * The client's address with TRUST_PROXY's hop count, as Express computes `req.ip` (proxy-addr with a
- * numeric trust): the socket's peer, then X-Forwarded-For from right to left, skipping `hops`
- * trusted proxies. For requests Express does not see (WebSocket upgrades).
+ * The client's address with TRUST_PROXY's hop count, exactly as Express computes `req.ip` (the same
+ * proxy-addr, trusting the nearest `hops` proxies): for requests Express does not see (WebSocket
+ * upgrades).
  */
 export function clientAddress(req: IncomingMessage, hops: number): string | null {
-  const peer = req.socket.remoteAddress ?? null;
-  if (hops <= 0 || peer === null) return peer;
-  const header = req.headers['x-forwarded-for'];
-  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean)
-    .reverse();
-  const chain = [peer, ...forwarded];
-  return chain[Math.min(hops, chain.length - 1)];
+  if (!req.socket.remoteAddress) return null;
+  return proxyaddr(req, (_address, i) => i < hops);
 }
 
 function accessFields(req: IncomingMessage, res: ServerResponse, durationMs: number) {
