@@ -12,7 +12,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function savedTexts(dbFile: string, room: string): string[] {
   const db = new Database(dbFile, { readonly: true });
-  const rows = db.prepare('SELECT text FROM chat_message WHERE room = ? ORDER BY id').all(room) as {
+  const rows = db.prepare('SELECT text FROM live_chat_message WHERE room = ? ORDER BY id').all(room) as {
     text: string;
   }[];
   db.close();

@@ -228,14 +228,14 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     // database answered again (REST history would merge unsaved ones: read the table itself).
     const ds = t.app.get(DataSource);
     await eventually(async () => {
-      const rows: { text: string }[] = await ds.query('SELECT text FROM chat_message WHERE room = $1', [
+      const rows: { text: string }[] = await ds.query('SELECT text FROM live_chat_message WHERE room = $1', [
         room,
       ]);
       const texts = rows.map((r) => r.text);
       return sent.every((s) => texts.includes(s));
     }, 15_000);
     const rows: { text: string; n: string }[] = await ds.query(
-      'SELECT text, COUNT(*) AS n FROM chat_message WHERE room = $1 GROUP BY text',
+      'SELECT text, COUNT(*) AS n FROM live_chat_message WHERE room = $1 GROUP BY text',
       [room],
     );
     expect(rows.filter((r) => Number(r.n) !== 1)).toEqual([]); // each exactly once
@@ -542,7 +542,7 @@ describe('SQLite: no network to lose, but a full or read-only disk', () => {
 
   const saved = async (prefix: string) =>
     (
-      (await ds.query(`SELECT text FROM chat_message WHERE room = ? AND text LIKE ?`, [
+      (await ds.query(`SELECT text FROM live_chat_message WHERE room = ? AND text LIKE ?`, [
         room,
         `${prefix}%`,
       ])) as {

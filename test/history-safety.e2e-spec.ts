@@ -31,7 +31,7 @@ describe.each(databaseVariants())('history safety on $name', (variant) => {
   const storedTexts = async (room: string): Promise<string[]> =>
     (
       (await db.query(
-        `SELECT text FROM chat_message WHERE room = ${variant.name === 'sqlite' ? '?' : '$1'} ORDER BY id`,
+        `SELECT text FROM live_chat_message WHERE room = ${variant.name === 'sqlite' ? '?' : '$1'} ORDER BY id`,
         [room],
       )) as { text: string }[]
     ).map((r) => r.text);
@@ -200,7 +200,7 @@ describe.each(databaseVariants())('history safety on $name', (variant) => {
       };
     expect((await health()).components.history).toEqual({ status: 'up' });
     const errors = await logged(async () => {
-      await db.query('ALTER TABLE chat_message RENAME TO chat_message_away');
+      await db.query('ALTER TABLE live_chat_message RENAME TO live_chat_message_away');
       try {
         for (let i = 0; i < 5; i++) history.append(message('outage', `kept ${i}`));
         await eventually(() => history.historyWriteState().state === 'failing', 3000);
@@ -208,7 +208,7 @@ describe.each(databaseVariants())('history safety on $name', (variant) => {
         expect(report.components.history.status).toBe('degraded');
         expect(report.components.history.detail).toMatch(/history writes failing/);
       } finally {
-        await db.query('ALTER TABLE chat_message_away RENAME TO chat_message');
+        await db.query('ALTER TABLE live_chat_message_away RENAME TO live_chat_message');
       }
       await eventually(() => history.historyWriteState().state === 'ok', 3000);
     });

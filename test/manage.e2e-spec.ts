@@ -154,7 +154,6 @@ describe('manage commands (real child processes on the app’s database)', () =>
       sessionKey: 'expiredsessionkey000000000000000',
       sessionData: '{}',
       expireDate: new Date(Date.now() - 60_000),
-      userId: null,
     });
     const live = await login(t, 'root', 'new-root-secret');
     const res = await manage(['clearsessions'], env);

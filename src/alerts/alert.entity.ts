@@ -4,9 +4,9 @@ import type { AlertOutcome } from './alert.types';
 const bigintAsNumber = { to: (v: number) => v, from: (v: string | number) => Number(v) };
 
 /** One row per alert per channel: what was sent where, and how it went. */
-@Entity('ops_alert')
-@Index('ops_alert_dedupe', ['dedupeKey', 'channel', 'createdAt'])
-@Index('ops_alert_created_at', ['createdAt'])
+@Entity('live_ops_alert')
+@Index('live_ops_alert_dedupe', ['dedupeKey', 'channel', 'createdAt'])
+@Index('live_ops_alert_created_at', ['createdAt'])
 export class AlertEntity {
   @PrimaryGeneratedColumn()
   id!: number;

@@ -13,6 +13,7 @@ import { LoginThrottle } from './login-throttle';
 import { PasswordHasher } from './password-hasher';
 import { Pbkdf2Pool } from './pbkdf2-pool';
 import { SessionPurgeJob } from './session-purge.job';
+import { Group, UserGroup } from './group.entity';
 import { Session } from './session.entity';
 import { SessionMiddleware } from './session.middleware';
 import { SessionStore } from './session.store';
@@ -20,7 +21,7 @@ import { User } from './user.entity';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User, Session]), PassportModule],
+  imports: [TypeOrmModule.forFeature([User, Session, Group, UserGroup]), PassportModule],
   controllers: [AuthController, AdminUsersController],
   providers: [
     {

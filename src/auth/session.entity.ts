@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** Django's django_session (plus user_id, so a user's sessions can be found and cascade on delete). */
+/** Django's django_session, exactly: whose session it is lives only in the signed session_data. */
 @Entity('django_session')
 export class Session {
   @PrimaryColumn({ name: 'session_key', type: 'varchar', length: 40 })
@@ -11,7 +11,4 @@ export class Session {
 
   @Column({ name: 'expire_date', type: Date })
   expireDate!: Date;
-
-  @Column({ name: 'user_id', type: 'integer', nullable: true })
-  userId!: number | null;
 }

@@ -33,7 +33,9 @@ const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend';
  * Database-backed sessions, laid out like django_session, with `session_data` signed exactly as
  * Django's SessionStore writes it (django-signing.ts): Django reads live's sessions and live reads
  * Django's. A session is tied to the password hash (`_auth_user_hash`), so a password change on
- * either side ends the sessions made before it.
+ * either side ends the sessions made before it, and so does deactivating the user: like Django,
+ * live does not go looking for a user's sessions (whose a session is lives only in its signed
+ * data), it refuses them on use; clearsessions (purgeExpired) removes them once expired.
  */
 @Injectable()
 export class SessionStore {
@@ -50,7 +52,6 @@ export class SessionStore {
       sessionKey: newSessionKey(),
       sessionData: this.encode(user),
       expireDate: new Date(Date.now() + this.config.sessionCookieAge * 1000),
-      userId: user.id,
     });
     await this.sessions.insert(session);
     return session;
@@ -66,7 +67,10 @@ export class SessionStore {
     const session = await this.sessions.findOneBy({ sessionKey });
     if (!session || session.expireDate.getTime() <= Date.now()) return null;
     const data = unsignObject(session.sessionData, this.keys(), SESSION_SALT);
-    if (!data.ok) return this.legacyUser(session, data.reason);
+    if (!data.ok) {
+      this.logger.debug({ event: 'session_unverified', reason: data.reason });
+      return null;
+    }
     const fields = isRecord(data.value) ? data.value : {};
     const userId = typeof fields._auth_user_id === 'string' ? Number(fields._auth_user_id) : NaN;
     if (!Number.isSafeInteger(userId) || userId <= 0) return null; // an anonymous Django session
@@ -92,28 +96,8 @@ export class SessionStore {
     return [this.config.secretKey, ...this.config.secretKeyFallbacks];
   }
 
-  /**
-   * Sessions written by live before it signed them hold plain JSON and the user in the `user_id`
-   * column: still valid (an upgrade logs nobody out), and rewritten in Django's format on first use.
-   * Anything else that does not verify is anonymous, said once at debug without the data.
-   */
-  private async legacyUser(session: Session, reason: string): Promise<User | null> {
-    if (session.userId !== null && isLegacyLiveData(session.sessionData, session.userId)) {
-      const user = await this.users.findOneBy({ id: session.userId });
-      if (!user || !user.isActive) return null;
-      await this.sessions.update({ sessionKey: session.sessionKey }, { sessionData: this.encode(user) });
-      return user;
-    }
-    this.logger.debug({ event: 'session_unverified', reason });
-    return null;
-  }
-
   async delete(sessionKey: string): Promise<void> {
     await this.sessions.delete({ sessionKey });
-  }
-
-  async deleteAllFor(userId: number): Promise<void> {
-    await this.sessions.delete({ userId });
   }
 
   /** Django's clearsessions. */
@@ -125,9 +109,4 @@ export class SessionStore {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Exactly what live wrote before its sessions were signed: `{"_auth_user_id":"<the user_id column>"}`. */
-function isLegacyLiveData(data: string, userId: number): boolean {
-  return data === JSON.stringify({ _auth_user_id: String(userId) });
 }

@@ -1,6 +1,9 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-/** Django's auth_user, column for column, so users move between the two. */
+/**
+ * Django's auth_user, column for column (shared with Django on an adopted database). Django sets no
+ * defaults in the database, so every insert names every column.
+ */
 @Entity('auth_user')
 export class User {
   @PrimaryGeneratedColumn()
@@ -12,25 +15,25 @@ export class User {
   @Column({ name: 'last_login', type: Date, nullable: true })
   lastLogin!: Date | null;
 
-  @Column({ name: 'is_superuser', type: 'boolean', default: false })
+  @Column({ name: 'is_superuser', type: 'boolean' })
   isSuperuser!: boolean;
 
   @Column({ type: 'varchar', length: 150, unique: true })
   username!: string;
 
-  @Column({ name: 'first_name', type: 'varchar', length: 150, default: '' })
+  @Column({ name: 'first_name', type: 'varchar', length: 150 })
   firstName!: string;
 
-  @Column({ name: 'last_name', type: 'varchar', length: 150, default: '' })
+  @Column({ name: 'last_name', type: 'varchar', length: 150 })
   lastName!: string;
 
-  @Column({ type: 'varchar', length: 254, default: '' })
+  @Column({ type: 'varchar', length: 254 })
   email!: string;
 
-  @Column({ name: 'is_staff', type: 'boolean', default: false })
+  @Column({ name: 'is_staff', type: 'boolean' })
   isStaff!: boolean;
 
-  @Column({ name: 'is_active', type: 'boolean', default: true })
+  @Column({ name: 'is_active', type: 'boolean' })
   isActive!: boolean;
 
   @Column({ name: 'date_joined', type: Date })

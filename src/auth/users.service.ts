@@ -4,7 +4,7 @@ import { Brackets, Repository } from 'typeorm';
 import { AuthError } from './auth.exception';
 import type { ImportedUser } from './django-import';
 import { PasswordHasher } from './password-hasher';
-import { SessionStore } from './session.store';
+import { UserGroup } from './group.entity';
 import { AdminUserView, toPublicUser, User } from './user.entity';
 import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
 
@@ -13,7 +13,6 @@ import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
 export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
-    private readonly sessions: SessionStore,
     readonly hasher: PasswordHasher,
   ) {}
 
@@ -128,9 +127,8 @@ export class UsersService {
       if (holder && holder.id !== user.id) throw usernameTaken(dto.username);
       throw err;
     }
-    // A new password or a deactivation ends the user's other sessions, as Django's
-    // update_session_auth_hash would for everyone but the current request.
-    if (dto.password !== undefined || dto.isActive === false) await this.sessions.deleteAllFor(user.id);
+    // A new password or a deactivation needs nothing more: every session checks the password
+    // hash and is_active on each use (SessionStore.userFor), on live and on Django alike.
     return user;
   }
 
@@ -143,8 +141,22 @@ export class UsersService {
   /** Deletes a user; `by`, the staff member asking, cannot delete their own account. */
   async remove(id: number, by?: User): Promise<void> {
     if (by && by.id === id) throw new AuthError('invalid', 'You cannot delete your own account');
-    const result = await this.users.delete({ id });
-    if (!result.affected) throw noUserWithId(id);
+    // Django's foreign keys have no ON DELETE in the database (Django's ORM deletes related rows
+    // itself), so the memberships go first. Rows of other Django apps pointing at the user (an admin
+    // log entry, say) make the database refuse: a 409 that says to deactivate instead.
+    try {
+      await this.users.manager.transaction(async (manager) => {
+        await manager.delete(UserGroup, { userId: id });
+        const result = await manager.delete(User, { id });
+        if (!result.affected) throw noUserWithId(id);
+      });
+    } catch (err) {
+      if (err instanceof AuthError || !isForeignKeyViolation(err)) throw err;
+      throw new AuthError(
+        'conflict',
+        `User ${id} is still referenced by other tables of the Django site (${(err as Error).message}); deactivate the account instead`,
+      );
+    }
   }
 
   /**
@@ -169,6 +181,17 @@ export class UsersService {
       return { created, updated };
     });
   }
+}
+
+/** SQLite's and PostgreSQL's (23503) refusal of a delete that would leave a dangling reference. */
+function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string }; message?: string };
+  const code = e.driverError?.code ?? e.code;
+  return (
+    code === '23503' ||
+    code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ||
+    /FOREIGN KEY constraint failed/.test(e.message ?? '')
+  );
 }
 
 function usernameTaken(username: string | undefined): AuthError {

@@ -2,8 +2,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 const bigintAsNumber = { to: (v: number) => v, from: (v: string | number) => Number(v) };
 
-@Entity('chat_message')
-@Index('chat_message_room_id', ['room', 'id'])
+@Entity('live_chat_message')
+@Index('live_chat_message_room_id', ['room', 'id'])
 export class ChatMessageEntity {
   /** Made by MessageIdGenerator at send time, not by the database. */
   @PrimaryColumn({ type: 'bigint', transformer: bigintAsNumber })

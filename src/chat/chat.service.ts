@@ -23,7 +23,7 @@ export type { ChatJoin } from './chat-client';
 
 /** On shutdown, how long sockets get to answer the 1001 close frame before they are cut. */
 const SHUTDOWN_GRACE_MS = 2000;
-/** The `name` column of chat_message is varchar(300) (Django's 150 + space + 150). */
+/** The `name` column of live_chat_message is varchar(300) (Django's 150 + space + 150). */
 export const MAX_NAME_CHARS = 300;
 
 /** Resolves when the socket is closed (at once if it already is). */

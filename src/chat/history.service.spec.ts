@@ -57,13 +57,13 @@ describe('HistoryService batching', () => {
   it('keeps retrying a failed batch on its own until the database takes it', async () => {
     const logged = jest.spyOn((history as unknown as { logger: { error: () => void } }).logger, 'error');
     logged.mockImplementation();
-    await db.query('ALTER TABLE chat_message RENAME TO chat_message_away');
+    await db.query('ALTER TABLE live_chat_message RENAME TO live_chat_message_away');
     history.append(message(7));
     await sleep(100);
     expect(logged).toHaveBeenCalledTimes(1); // once per outage, not per attempt
     expect(JSON.stringify(logged.mock.calls[0])).toMatch(/history_write_failed/);
     // No new message arrives: the retry must come from the service itself.
-    await db.query('ALTER TABLE chat_message_away RENAME TO chat_message');
+    await db.query('ALTER TABLE live_chat_message_away RENAME TO live_chat_message');
     await sleep(100);
     expect(await storedIds()).toEqual([7]);
   });
@@ -85,14 +85,14 @@ describe('HistoryService batching', () => {
     expect(await history.flushNow()).toBe(true);
     expect(await storedIds()).toEqual([1, 2]); // before the 20 ms flush interval
     quietLogger();
-    await db.query('ALTER TABLE chat_message RENAME TO chat_message_away');
+    await db.query('ALTER TABLE live_chat_message RENAME TO live_chat_message_away');
     history.append(message(3));
     expect(await history.flushNow()).toBe(false);
     // While writes fail, asking again does not add attempts: the regular retries go on alone.
     const inserts = jest.spyOn(history as unknown as { insertRows: () => Promise<void> }, 'insertRows');
     expect(await history.flushNow()).toBe(false);
     expect(inserts).not.toHaveBeenCalled();
-    await db.query('ALTER TABLE chat_message_away RENAME TO chat_message');
+    await db.query('ALTER TABLE live_chat_message_away RENAME TO live_chat_message');
     await sleep(100);
     expect(await history.flushNow()).toBe(true);
     expect(await storedIds()).toEqual([1, 2, 3]);

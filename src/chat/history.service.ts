@@ -42,7 +42,7 @@ export function rowFault(err: unknown): 'row' | 'outage' | 'unknown' {
   return 'outage'; // ECONNREFUSED, ETIMEDOUT, ECONNRESET...
 }
 
-/** Column sizes of chat_message (see its migration), in characters as PostgreSQL counts them. */
+/** Column sizes of live_chat_message (see its migration), in characters as PostgreSQL counts them. */
 const ROOM_CHARS = 100;
 const NAME_CHARS = 300;
 
@@ -328,7 +328,7 @@ export class HistoryService implements BeforeApplicationShutdown {
   private insertColumns(): ColumnMetadata[] {
     this.columnsCache ??= (['id', 'room', 'userId', 'name', 'text', 'createdAt'] as const).map((property) => {
       const column = this.repo.metadata.findColumnWithPropertyName(property);
-      if (!column) throw new Error(`chat_message has no column for ${property}`);
+      if (!column) throw new Error(`live_chat_message has no column for ${property}`);
       return column;
     });
     return this.columnsCache;

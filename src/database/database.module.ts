@@ -18,17 +18,21 @@ export class DatabaseModule {
    */
   static forRoot(options: { retryConnect?: boolean } = {}): DynamicModule {
     const retry = options.retryConnect !== false;
+    let secretKey: string | undefined; // for the migration that signs an old release's sessions
     return {
       module: DatabaseModule,
       imports: [
         TypeOrmModule.forRootAsync({
           inject: [AppConfig],
-          useFactory: (config: AppConfig) => ({
-            ...buildDataSourceOptions(config.database, config.databaseTimeouts),
-            autoLoadEntities: true,
-            retryAttempts: retry ? 9 : 0,
-            retryDelay: 3000,
-          }),
+          useFactory: (config: AppConfig) => {
+            secretKey = config.secretKey;
+            return {
+              ...buildDataSourceOptions(config.database, config.databaseTimeouts),
+              autoLoadEntities: true,
+              retryAttempts: retry ? 9 : 0,
+              retryDelay: 3000,
+            };
+          },
           // Schema changes only through migrations, applied at start-up (one instance at a time).
           dataSourceFactory: async (options) => {
             const dataSourceOptions = options as DataSourceOptions;
@@ -38,14 +42,14 @@ export class DatabaseModule {
               // holding the migration lock): migrations get their own short-lived pool without it.
               const migrator = await new DataSource(withoutQueryTimeout(dataSourceOptions)).initialize();
               try {
-                await runMigrations(migrator);
+                await runMigrations(migrator, secretKey);
               } finally {
                 await migrator.destroy();
               }
               dataSource = await new DataSource(dataSourceOptions).initialize();
             } else {
               dataSource = await new DataSource(dataSourceOptions).initialize();
-              await runMigrations(dataSource);
+              await runMigrations(dataSource, secretKey);
             }
             monitorWrites(dataSource); // /health: degraded while writes fail (a full disk)
             return dataSource;

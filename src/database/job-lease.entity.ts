@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-@Entity('job_lease')
+@Entity('live_job_lease')
 export class JobLease {
   @PrimaryColumn({ type: 'varchar', length: 100 })
   name!: string;

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { INestApplicationContext } from '@nestjs/common';
+import { INestApplicationContext, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Command, CommanderError } from 'commander';
 import { AppModule } from '../app.module';
@@ -67,6 +67,8 @@ export async function runManage(argv: string[], env: Record<string, string | und
     const config = configuration.app;
     // Said first, so a command run from another folder cannot quietly make a new ./data.
     process.stderr.write(`Using database ${describeDatabaseTarget(config.database)}\n`);
+    // Log lines of code run outside the app context (the migrations) follow the same rule as the app's.
+    Logger.overrideLogger(env.LOG_LEVEL ? createLogger(config) : false);
     const ctx: CommandContext = {
       config,
       env,

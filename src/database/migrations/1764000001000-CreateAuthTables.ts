@@ -1,59 +1,32 @@
-import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
-import { idColumn, timestampColumn } from '../column-types';
+import { MigrationInterface, QueryRunner, Table } from 'typeorm';
+import { djangoOwnsAuthTables, djangoTableStatements, DjangoTable } from '../django-tables';
 
-/** auth_user and django_session as Django lays them out, plus the job lease table for scheduled work. */
+/** Django's own tables, in the order their foreign keys need. */
+export const DJANGO_TABLES: readonly DjangoTable[] = [
+  'auth_group',
+  'auth_user',
+  'auth_user_groups',
+  'django_session',
+];
+
+/**
+ * The auth tables exactly as Django's `migrate` makes them (see django-tables.ts) and the job lease
+ * table for scheduled work. On a database Django already manages, Django's tables are left as they
+ * are. (Releases before the Django bridge made auth_user and django_session in their own shape and
+ * job_lease without its prefix; DjangoBridge1764000006000 carries those databases over.)
+ */
 export class CreateAuthTables1764000001000 implements MigrationInterface {
   name = 'CreateAuthTables1764000001000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    if (!(await djangoOwnsAuthTables(queryRunner))) {
+      for (const table of DJANGO_TABLES) {
+        for (const sql of djangoTableStatements(queryRunner, table)) await queryRunner.query(sql);
+      }
+    }
     await queryRunner.createTable(
       new Table({
-        name: 'auth_user',
-        columns: [
-          idColumn(),
-          { name: 'password', type: 'varchar', length: '128' },
-          timestampColumn(queryRunner, 'last_login', { isNullable: true }),
-          { name: 'is_superuser', type: 'boolean', default: false },
-          { name: 'username', type: 'varchar', length: '150', isUnique: true },
-          { name: 'first_name', type: 'varchar', length: '150', default: "''" },
-          { name: 'last_name', type: 'varchar', length: '150', default: "''" },
-          { name: 'email', type: 'varchar', length: '254', default: "''" },
-          { name: 'is_staff', type: 'boolean', default: false },
-          { name: 'is_active', type: 'boolean', default: true },
-          timestampColumn(queryRunner, 'date_joined'),
-        ],
-      }),
-    );
-    await queryRunner.createTable(
-      new Table({
-        name: 'django_session',
-        columns: [
-          { name: 'session_key', type: 'varchar', length: '40', isPrimary: true },
-          { name: 'session_data', type: 'text' },
-          timestampColumn(queryRunner, 'expire_date'),
-          { name: 'user_id', type: 'integer', isNullable: true },
-        ],
-        foreignKeys: [
-          {
-            columnNames: ['user_id'],
-            referencedTableName: 'auth_user',
-            referencedColumnNames: ['id'],
-            onDelete: 'CASCADE',
-          },
-        ],
-      }),
-    );
-    await queryRunner.createIndex(
-      'django_session',
-      new TableIndex({ name: 'django_session_expire_date', columnNames: ['expire_date'] }),
-    );
-    await queryRunner.createIndex(
-      'django_session',
-      new TableIndex({ name: 'django_session_user_id', columnNames: ['user_id'] }),
-    );
-    await queryRunner.createTable(
-      new Table({
-        name: 'job_lease',
+        name: 'live_job_lease',
         columns: [
           { name: 'name', type: 'varchar', length: '100', isPrimary: true },
           { name: 'holder', type: 'varchar', length: '100' },
@@ -65,8 +38,8 @@ export class CreateAuthTables1764000001000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropTable('job_lease');
-    await queryRunner.dropTable('django_session');
-    await queryRunner.dropTable('auth_user');
+    await queryRunner.dropTable('live_job_lease');
+    if (await djangoOwnsAuthTables(queryRunner)) return;
+    for (const table of [...DJANGO_TABLES].reverse()) await queryRunner.dropTable(table);
   }
 }

@@ -8,7 +8,7 @@ export class CreateCertRuns1764000002000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
       new Table({
-        name: 'cert_run',
+        name: 'live_cert_run',
         columns: [
           idColumn(),
           { name: 'kind', type: 'varchar', length: '10' },
@@ -27,12 +27,12 @@ export class CreateCertRuns1764000002000 implements MigrationInterface {
       }),
     );
     await queryRunner.createIndex(
-      'cert_run',
-      new TableIndex({ name: 'cert_run_started_at', columnNames: ['started_at'] }),
+      'live_cert_run',
+      new TableIndex({ name: 'live_cert_run_started_at', columnNames: ['started_at'] }),
     );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropTable('cert_run');
+    await queryRunner.dropTable('live_cert_run');
   }
 }

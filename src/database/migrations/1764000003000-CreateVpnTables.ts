@@ -8,7 +8,7 @@ export class CreateVpnTables1764000003000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
       new Table({
-        name: 'vpn_audit',
+        name: 'live_vpn_audit',
         columns: [
           idColumn(),
           { name: 'at', type: 'bigint' },
@@ -20,10 +20,13 @@ export class CreateVpnTables1764000003000 implements MigrationInterface {
         ],
       }),
     );
-    await queryRunner.createIndex('vpn_audit', new TableIndex({ name: 'vpn_audit_at', columnNames: ['at'] }));
+    await queryRunner.createIndex(
+      'live_vpn_audit',
+      new TableIndex({ name: 'live_vpn_audit_at', columnNames: ['at'] }),
+    );
     await queryRunner.createTable(
       new Table({
-        name: 'vpn_client',
+        name: 'live_vpn_client',
         columns: [
           { name: 'name', type: 'varchar', length: '64', isPrimary: true },
           { name: 'created_by', type: 'varchar', length: '150', isNullable: true },
@@ -36,7 +39,7 @@ export class CreateVpnTables1764000003000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropTable('vpn_client');
-    await queryRunner.dropTable('vpn_audit');
+    await queryRunner.dropTable('live_vpn_client');
+    await queryRunner.dropTable('live_vpn_audit');
   }
 }

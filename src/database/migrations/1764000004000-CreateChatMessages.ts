@@ -8,7 +8,7 @@ export class CreateChatMessages1764000004000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
       new Table({
-        name: 'chat_message',
+        name: 'live_chat_message',
         columns: [
           { name: 'id', type: 'bigint', isPrimary: true },
           { name: 'room', type: 'varchar', length: '100' },
@@ -28,16 +28,16 @@ export class CreateChatMessages1764000004000 implements MigrationInterface {
       }),
     );
     await queryRunner.createIndex(
-      'chat_message',
-      new TableIndex({ name: 'chat_message_room_id', columnNames: ['room', 'id'] }),
+      'live_chat_message',
+      new TableIndex({ name: 'live_chat_message_room_id', columnNames: ['room', 'id'] }),
     );
     await queryRunner.createIndex(
-      'chat_message',
-      new TableIndex({ name: 'chat_message_created_at', columnNames: ['created_at'] }),
+      'live_chat_message',
+      new TableIndex({ name: 'live_chat_message_created_at', columnNames: ['created_at'] }),
     );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropTable('chat_message');
+    await queryRunner.dropTable('live_chat_message');
   }
 }

@@ -8,7 +8,7 @@ export class CreateAlerts1764000005000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
       new Table({
-        name: 'ops_alert',
+        name: 'live_ops_alert',
         columns: [
           idColumn(),
           { name: 'event', type: 'varchar', length: '100' },
@@ -26,16 +26,16 @@ export class CreateAlerts1764000005000 implements MigrationInterface {
       }),
     );
     await queryRunner.createIndex(
-      'ops_alert',
-      new TableIndex({ name: 'ops_alert_dedupe', columnNames: ['dedupe_key', 'channel', 'created_at'] }),
+      'live_ops_alert',
+      new TableIndex({ name: 'live_ops_alert_dedupe', columnNames: ['dedupe_key', 'channel', 'created_at'] }),
     );
     await queryRunner.createIndex(
-      'ops_alert',
-      new TableIndex({ name: 'ops_alert_created_at', columnNames: ['created_at'] }),
+      'live_ops_alert',
+      new TableIndex({ name: 'live_ops_alert_created_at', columnNames: ['created_at'] }),
     );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropTable('ops_alert');
+    await queryRunner.dropTable('live_ops_alert');
   }
 }

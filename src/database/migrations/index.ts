@@ -3,6 +3,7 @@ import { CreateCertRuns1764000002000 } from './1764000002000-CreateCertRuns';
 import { CreateVpnTables1764000003000 } from './1764000003000-CreateVpnTables';
 import { CreateChatMessages1764000004000 } from './1764000004000-CreateChatMessages';
 import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
+import { DjangoBridge1764000006000 } from './1764000006000-DjangoBridge';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   CreateVpnTables1764000003000,
   CreateChatMessages1764000004000,
   CreateAlerts1764000005000,
+  DjangoBridge1764000006000,
 ];

@@ -9,7 +9,12 @@ export const migrateCommand: ManageCommand = {
   async run(ctx) {
     const dataSource = await new DataSource(buildDataSourceOptions(ctx.config.database)).initialize();
     try {
-      const applied = await runMigrations(dataSource);
+      const { applied, mode } = await runMigrations(dataSource, ctx.config.secretKey);
+      process.stderr.write(
+        mode === 'django'
+          ? "Django manages this database: live leaves Django's tables as they are and keeps to its live_ tables.\n"
+          : 'live manages this database.\n',
+      );
       if (applied.length === 0) ctx.out('No migrations to apply.');
       for (const name of applied) ctx.out(`Applied ${name}`);
     } finally {

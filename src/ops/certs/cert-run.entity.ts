@@ -10,7 +10,7 @@ const json = {
   from: (v: string | null) => (v ? JSON.parse(v) : []),
 };
 
-@Entity('cert_run')
+@Entity('live_cert_run')
 export class CertRun {
   @PrimaryGeneratedColumn()
   id!: number;

@@ -6,7 +6,7 @@ const bigintAsNumber = {
 };
 
 /** Who did what to which VPN client, when, and how it went. */
-@Entity('vpn_audit')
+@Entity('live_vpn_audit')
 export class VpnAudit {
   @PrimaryGeneratedColumn()
   id!: number;
@@ -32,7 +32,7 @@ export class VpnAudit {
 }
 
 /** Metadata the PKI does not keep: who created/revoked a client and when (epoch ms). */
-@Entity('vpn_client')
+@Entity('live_vpn_client')
 export class VpnClientMeta {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   name!: string;
