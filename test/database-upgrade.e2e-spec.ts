@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { runMigrations } from '../src/database/migrate';
 import { migrations as previousReleaseMigrations } from './fixtures/previous-release';
 import { createTestDatabase, startApp, TestApp } from './support/app';
 import { databaseVariants } from './support/databases';
-import { ROOT } from './support/entry-point';
+import { entryPoint, ROOT } from './support/entry-point';
 import { DJANGO_AUTH_TABLES, tableNames, tableSchema } from './support/schema';
 
 // Debian's python3-django is importable only by the system interpreter.
@@ -285,3 +285,49 @@ describe.each(databaseVariants().map((v) => v.name as 'sqlite' | 'postgres'))(
     });
   },
 );
+
+describe('a Django database live cannot work with', () => {
+  it('is refused before anything is created, naming what is missing (a custom user model)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-custom-user-'));
+    const path = join(dir, 'db.sqlite3');
+    const ds = await new DataSource(buildDataSourceOptions({ type: 'sqlite', path })).initialize();
+    try {
+      await ds.query(
+        'CREATE TABLE django_migrations (id integer PRIMARY KEY, app varchar(255), name varchar(255), applied datetime)',
+      );
+      await ds.query(
+        "INSERT INTO django_migrations (app, name, applied) VALUES ('auth', '0001_initial', '2024-01-01'), ('sessions', '0001_initial', '2024-01-01')",
+      );
+      // AUTH_USER_MODEL = 'accounts.User' with an email login: no username, no first/last name.
+      await ds.query(
+        'CREATE TABLE auth_user (id integer PRIMARY KEY, password varchar(128), email varchar(254))',
+      );
+      await ds.query(
+        'CREATE TABLE django_session (session_key varchar(40) PRIMARY KEY, session_data text, expire_date datetime)',
+      );
+      await expect(runMigrations(ds, SECRET)).rejects.toThrow(
+        /auth tables are Django's but lack what live needs \(auth_user\.last_login, auth_user\.is_superuser, auth_user\.username, auth_user\.first_name/,
+      );
+      expect((await tableNames({ type: 'sqlite', path })).filter((n) => n.startsWith('live_'))).toEqual([]);
+      // The server stops with the reason instead of waiting for a database that will not change
+      // (the retries are for one still starting: 9 × 3 s would outlast this spawn's limit).
+      const run = spawnSync(process.execPath, entryPoint('main'), {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          DATA_DIR: dir,
+          DATABASE_URL: `sqlite:${path}`,
+        },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(run.signal).toBeNull();
+      expect(run.status).not.toBe(0);
+      expect(`${run.stdout}${run.stderr}`).toContain('not a custom user model');
+    } finally {
+      await ds.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

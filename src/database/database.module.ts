@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app.config';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { ClusterJobScheduler } from './cluster-job.scheduler';
 import { buildDataSourceOptions } from './data-source-options';
+import { IncompatibleDjangoDatabase } from './django-tables';
 import { runMigrations } from './migrate';
 import { JobLease } from './job-lease.entity';
 import { JobLockService } from './job-lock.service';
@@ -31,6 +32,8 @@ export class DatabaseModule {
               autoLoadEntities: true,
               retryAttempts: retry ? 9 : 0,
               retryDelay: 3000,
+              // Waiting is for a database that is still starting, not one with the wrong tables.
+              toRetry: (err: unknown) => !(err instanceof IncompatibleDjangoDatabase),
             };
           },
           // Schema changes only through migrations, applied at start-up (one instance at a time).

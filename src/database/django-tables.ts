@@ -99,6 +99,11 @@ export const REQUIRED_COLUMNS: Readonly<Record<'auth_user' | 'django_session', r
   django_session: ['session_key', 'session_data', 'expire_date'],
 };
 
+/** Django's tables are not what live works with: starting again will not help. */
+export class IncompatibleDjangoDatabase extends Error {
+  override readonly name = 'IncompatibleDjangoDatabase';
+}
+
 /** What is missing from Django's tables for live to work with them (empty: nothing). */
 export async function missingDjangoColumns(queryRunner: QueryRunner): Promise<string[]> {
   const missing: string[] = [];

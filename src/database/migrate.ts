@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { djangoOwnsAuthTables, missingDjangoColumns } from './django-tables';
+import { djangoOwnsAuthTables, IncompatibleDjangoDatabase, missingDjangoColumns } from './django-tables';
 import { NeedsSecretKey } from './migrations/1764000006000-DjangoBridge';
 
 /** Arbitrary constant: the PostgreSQL advisory lock key that serialises live's migrations. */
@@ -48,7 +48,7 @@ async function announceMode(dataSource: DataSource, logger: Logger): Promise<Dat
     if (await djangoOwnsAuthTables(queryRunner)) {
       const missing = await missingDjangoColumns(queryRunner);
       if (missing.length > 0) {
-        throw new Error(
+        throw new IncompatibleDjangoDatabase(
           `This database's auth tables are Django's but lack what live needs (${missing.join(', ')}): ` +
             "live works with django.contrib.auth's User and django.contrib.sessions, not a custom user model",
         );
