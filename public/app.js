@@ -144,11 +144,23 @@ function restart(room) {
   connect();
 }
 
+// The CSRF cookie's name is the server's CSRF_COOKIE_NAME: GET /auth/csrf says it (and sets the
+// cookie). The cookie is read before each request, since a login (in any tab) rotates the token.
+let csrfCookieName = null;
+
+async function csrfToken() {
+  const current = csrfCookieName && cookie(csrfCookieName);
+  if (current) return current;
+  const res = await fetch('/auth/csrf', { credentials: 'same-origin' });
+  const data = await res.json();
+  csrfCookieName = data.cookieName;
+  return data.csrfToken;
+}
+
 async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') {
-    if (!cookie('csrftoken')) await fetch('/auth/csrf', { credentials: 'same-origin' });
-    headers['X-CSRFToken'] = cookie('csrftoken');
+    headers['X-CSRFToken'] = await csrfToken();
     headers['Content-Type'] = 'application/json';
   }
   const res = await fetch(path, {

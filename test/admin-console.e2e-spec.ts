@@ -57,6 +57,9 @@ describeBrowser('admin console in Chromium', () => {
 
   beforeAll(async () => {
     t = await startApp({
+      // Cookie names other than Django's defaults: the console must use the configured ones.
+      SESSION_COOKIE_NAME: 'console_session',
+      CSRF_COOKIE_NAME: 'console_csrf',
       VPN_RUNNER: 'local',
       EASYRSA_BIN: EASYRSA,
       VPN_CRL_CRON: 'off',

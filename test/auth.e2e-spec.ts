@@ -218,6 +218,7 @@ describe.each(databaseVariants())('auth and users on $name', (variant) => {
       const res = await http()
         .post('/auth/login')
         .set('X-Forwarded-Proto', 'https')
+        .set('Origin', `https://127.0.0.1:${t.port}`) // over HTTPS, Django checks the Origin too
         .set('Cookie', anon.cookie)
         .set('X-CSRFToken', anon.csrf)
         .send({ username: 'joe', password: 'joe-pass' })

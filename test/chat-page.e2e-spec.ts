@@ -46,7 +46,8 @@ describeBrowser('the chat page in Chromium', () => {
   const room = 'garden';
 
   beforeAll(async () => {
-    t = await startApp();
+    // Cookie names other than Django's defaults: the page must use the configured ones.
+    t = await startApp({ SESSION_COOKIE_NAME: 'chat_session', CSRF_COOKIE_NAME: 'chat_csrf' });
     await createUser(t, {
       username: 'alice',
       password: 'alice-password',

@@ -61,6 +61,13 @@ const JSON_ENDPOINTS: [string, string][] = [
   ['DELETE', '/admin/users/{victim}'],
 ];
 
+/** Requests as a browser over TLS (the suite trusts one proxy) and, for each, a body that does no harm if it passed. */
+const TLS = { 'x-forwarded-proto': 'https' };
+const CSRF_TLS_TARGETS: [Identity[], string, string, object][] = [
+  [['anon'], 'POST', '/auth/login', { username: 'victim', password: 'not-the-password' }],
+  [['user', 'staff'], 'POST', '/admin/users', {}],
+];
+
 const CORPUS: HostileCase[] = [
   // 1. Deep nesting: refused before any guard, pipe or class-transformer.
   ...JSON_ENDPOINTS.flatMap(([method, path]): HostileCase[] => [
@@ -423,6 +430,73 @@ const CORPUS: HostileCase[] = [
     as: ['user', 'staff'],
     expectStatus: 403,
   })),
+
+  // 6b. Over HTTPS (X-Forwarded-Proto from the trusted proxy), Django 4.0+'s Origin and Referer checks
+  // come first: a foreign, null or malformed Origin, and without one a missing, malformed, insecure or
+  // foreign Referer (another port, another scheme), is 403 with Django's reason, token or not.
+  ...CSRF_TLS_TARGETS.flatMap(([as, method, path, body]): HostileCase[] => [
+    ...[
+      'null',
+      '',
+      'https://evil.example',
+      'http://127.0.0.1',
+      'https://127.0.0.1',
+      'https://127.0.0.1:1',
+      'https://user@127.0.0.1',
+      'https://*.0.0.1',
+      'javascript:alert(1)',
+      'https://\u00e9vil.example',
+      'https://evil.example, https://127.0.0.1',
+      'https://' + 'x'.repeat(8000),
+    ].map((origin): HostileCase => ({
+      name: `${method} ${path} over TLS with Origin ${JSON.stringify(origin.slice(0, 40))}`,
+      method,
+      path,
+      headers: { ...JSON_TYPE, ...TLS, origin },
+      body,
+      as,
+      expectStatus: 403,
+      expectMessage: `CSRF Failed: Origin checking failed - ${origin} does not match any trusted origins.`,
+    })),
+    {
+      name: `${method} ${path} over TLS with neither Origin nor Referer`,
+      method,
+      path,
+      headers: { ...JSON_TYPE, ...TLS },
+      body,
+      as,
+      expectStatus: 403,
+      expectMessage: 'CSRF Failed: Referer checking failed - no Referer.',
+    },
+    ...[
+      ['', 'Referer is malformed.'],
+      ['not a url', 'Referer is malformed.'],
+      ['/auth/login', 'Referer is malformed.'],
+      ['//127.0.0.1/', 'Referer is malformed.'],
+      ['https://', 'Referer is malformed.'],
+      ['https:///auth/login', 'Referer is malformed.'],
+      ['https://[::1/', 'Referer is malformed.'],
+      ['http://127.0.0.1/', 'Referer is insecure while host is secure.'],
+      ['ftp://127.0.0.1/', 'Referer is insecure while host is secure.'],
+      ['https://127.0.0.1/', 'https://127.0.0.1/ does not match any trusted origins.'],
+      ['https://127.0.0.1:1/', 'https://127.0.0.1:1/ does not match any trusted origins.'],
+      ['https://localhost/', 'https://localhost/ does not match any trusted origins.'],
+      [
+        'https://127.0.0.1.evil.example/',
+        'https://127.0.0.1.evil.example/ does not match any trusted origins.',
+      ],
+      ['https://evil.example/?https://127.0.0.1', 'https://evil.example/?https://127.0.0.1 does not match'],
+    ].map(([referer, reason]): HostileCase => ({
+      name: `${method} ${path} over TLS with Referer ${JSON.stringify(referer)}`,
+      method,
+      path,
+      headers: { ...JSON_TYPE, ...TLS, referer },
+      body,
+      as,
+      expectStatus: 403,
+      expectMessage: `CSRF Failed: Referer checking failed - ${reason}`,
+    })),
+  ]),
 
   // 7. The ACME Host exemption covers one normalized challenge path only.
   ...[
@@ -975,8 +1049,9 @@ describe.each(databaseVariants())('hostile input on $name', (variant) => {
   beforeAll(async () => {
     const db = await variant.setup();
     teardownDb = db.teardown;
-    // The login throttle would answer 429 to the corpus' many refused logins from one address.
-    t = await startApp({ ...db.env, LOGIN_MAX_FAILURES: '100000' });
+    // The login throttle would answer 429 to the corpus' many refused logins from one address. One
+    // trusted proxy: X-Forwarded-Proto makes a request HTTPS, for the Origin/Referer checks.
+    t = await startApp({ ...db.env, LOGIN_MAX_FAILURES: '100000', TRUST_PROXY: 'true' });
     await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true });
     await createUser(t, { username: 'joe', password: 'joe-pass' });
     victimId = (await createUser(t, { username: 'victim', password: 'victim-pass' })).id;

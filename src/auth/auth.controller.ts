@@ -6,8 +6,9 @@ import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/co
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { AppConfig } from '../config/app.config';
-import { CSRF_COOKIE, LiveRequest, SESSION_COOKIE } from './auth.types';
-import { CsrfAlways, newCsrfToken, setCsrfCookie } from './csrf';
+import { LiveRequest } from './auth.types';
+import { clearSessionCookie, setCsrfCookie, setSessionCookie } from './cookies';
+import { CsrfAlways, newCsrfToken } from './csrf';
 import { AuthenticatedGuard } from './guards';
 import { LoginBodyGuard } from './login-body.guard';
 import { SessionStore } from './session.store';
@@ -23,19 +24,27 @@ export class AuthController {
     private readonly config: AppConfig,
   ) {}
 
-  /** Hands out a CSRF token (and sets the csrftoken cookie if the client has none). */
+  /**
+   * Hands out a CSRF token (and sets the CSRF cookie if the client has none), and the cookie's name
+   * (CSRF_COOKIE_NAME), which the chat page and console read before each unsafe request.
+   */
   @Get('csrf')
-  @ApiOperation({ summary: 'Sets the csrftoken cookie and returns the token for the X-CSRFToken header' })
+  @ApiOperation({
+    summary: 'Sets the CSRF cookie and returns the token for the X-CSRFToken header, and the cookie name',
+  })
   @ApiOkResponse({ type: CsrfDoc })
-  csrf(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): { csrfToken: string } {
-    const existing = req.cookies[CSRF_COOKIE];
+  csrf(
+    @Req() req: LiveRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): { csrfToken: string; cookieName: string } {
+    const existing = req.cookies[this.config.csrfCookieName];
     const token = existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing) ? existing : newCsrfToken();
-    if (token !== existing) setCsrfCookie(req, res, token);
-    return { csrfToken: token };
+    if (token !== existing) setCsrfCookie(this.config, req, res, token);
+    return { csrfToken: token, cookieName: this.config.csrfCookieName };
   }
 
   @Post('login')
-  @ApiOperation({ summary: 'Logs in: sets a fresh sessionid cookie (and rotates the CSRF token)' })
+  @ApiOperation({ summary: 'Logs in: sets a fresh session cookie (and rotates the CSRF token)' })
   @ApiBody({ type: LoginDto })
   @ApiOkResponse({ type: PublicUserDoc })
   @ApiErrors(400, 401, 403, 429)
@@ -48,14 +57,8 @@ export class AuthController {
     if (req.sessionKey) await this.sessions.delete(req.sessionKey);
     const session = await this.sessions.create(user);
     await this.users.recordLogin(user);
-    res.cookie(SESSION_COOKIE, session.sessionKey, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: req.secure,
-      path: '/',
-      maxAge: this.config.sessionCookieAge * 1000,
-    });
-    setCsrfCookie(req, res, newCsrfToken()); // Django rotates the CSRF token at login too
+    setSessionCookie(this.config, req, res, session.sessionKey);
+    setCsrfCookie(this.config, req, res, newCsrfToken()); // Django rotates the CSRF token at login too
     return toPublicUser(user);
   }
 
@@ -66,7 +69,7 @@ export class AuthController {
   @HttpCode(204)
   async logout(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
     if (req.sessionKey) await this.sessions.delete(req.sessionKey);
-    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
+    clearSessionCookie(this.config, req, res);
   }
 
   @Get('me')

@@ -1,8 +1,7 @@
 import type { Request } from 'express';
 import type { User } from './user.entity';
 
-export const SESSION_COOKIE = 'sessionid';
-export const CSRF_COOKIE = 'csrftoken';
+/** The cookies' names are settings: AppConfig.sessionCookieName and csrfCookieName. */
 export const CSRF_HEADER = 'x-csrftoken';
 
 /** An Express request after the session middleware ran. */

@@ -1,8 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Response } from 'express';
-import { CSRF_COOKIE, CSRF_HEADER, LiveRequest, SESSION_COOKIE } from './auth.types';
+import { AppConfig } from '../config/app.config';
+import { CSRF_HEADER, LiveRequest } from './auth.types';
+import { secureRequestOriginFailure } from './csrf-origin';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32,64}$/;
@@ -45,17 +46,6 @@ export function csrfSecret(token: string): string {
   return secret;
 }
 
-/** The csrftoken cookie is readable by the page (not HttpOnly), as Django's is. */
-export function setCsrfCookie(req: LiveRequest, res: Response, token: string): void {
-  res.cookie(CSRF_COOKIE, token, {
-    httpOnly: false,
-    sameSite: 'lax',
-    secure: req.secure,
-    path: '/',
-    maxAge: 365 * 24 * 3600 * 1000,
-  });
-}
-
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -63,13 +53,17 @@ function sameToken(a: string, b: string): boolean {
 }
 
 /**
- * Django-style double-submit check: on unsafe methods of cookie-authenticated requests (and on login),
- * the X-CSRFToken header must stand for the same secret as the csrftoken cookie (masked or not, so a
- * page served by a Django site on the same domain can post to live).
+ * Django's CsrfViewMiddleware on unsafe methods of cookie-authenticated requests (and on login): over
+ * HTTPS the Origin (or Referer) must be this site or in CSRF_TRUSTED_ORIGINS; then the X-CSRFToken
+ * header must stand for the same secret as the CSRF cookie (masked or not, so a page served by a
+ * Django site on the same domain can post to live).
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly config: AppConfig,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
@@ -79,8 +73,14 @@ export class CsrfGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (!req.cookies[SESSION_COOKIE] && !always) return true;
-    const cookie = req.cookies[CSRF_COOKIE];
+    if (!req.cookies[this.config.sessionCookieName] && !always) return true;
+    // Django 4.0+ checks the Origin before the token (over plain HTTP too; live, like 3.2, only over HTTPS).
+    if (req.secure) {
+      const { origin, referer, host } = req.headers;
+      const failure = secureRequestOriginFailure({ origin, referer, host }, this.config.csrfTrustedOrigins);
+      if (failure) throw new ForbiddenException(`CSRF Failed: ${failure}`);
+    }
+    const cookie = req.cookies[this.config.csrfCookieName];
     const header = req.headers[CSRF_HEADER];
     if (!cookie || !TOKEN_PATTERN.test(cookie))
       throw new ForbiddenException('CSRF Failed: CSRF cookie not set.');

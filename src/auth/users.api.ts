@@ -26,4 +26,6 @@ export class UserListDoc {
 
 export class CsrfDoc {
   @ApiProperty() csrfToken!: string;
+  @ApiProperty({ description: 'The CSRF cookie’s name (CSRF_COOKIE_NAME)', example: 'csrftoken' })
+  cookieName!: string;
 }

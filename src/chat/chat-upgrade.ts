@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { parse as parseCookies } from 'cookie';
 import type { IncomingMessage } from 'node:http';
-import { SESSION_COOKIE } from '../auth/auth.types';
 import { SessionStore } from '../auth/session.store';
 import { displayName } from '../auth/user.entity';
 import { AppConfig } from '../config/app.config';
@@ -46,7 +45,8 @@ function offeredProtocols(req: IncomingMessage): string[] {
 
 /**
  * Decides, before the WebSocket handshake completes, whether a socket may open: the path and room,
- * the Origin (Channels' AllowedHostsOriginValidator), the query, and who is behind the sessionid cookie.
+ * the Origin (Channels' AllowedHostsOriginValidator, plus CSRF_TRUSTED_ORIGINS), the query, and who is
+ * behind the session cookie.
  */
 @Injectable()
 export class ChatUpgradeHandler {
@@ -116,7 +116,12 @@ export class ChatUpgradeHandler {
     };
   }
 
+  /**
+   * A page on a host in ALLOWED_HOSTS, as Channels allows, or on an origin CSRF_TRUSTED_ORIGINS trusts
+   * (a page on www.example.org opening a socket to chat.example.org), as Django trusts its POSTs.
+   */
   private originAllowed(origin: string): boolean {
+    if (this.app.csrfTrustedOrigins.includesOrigin(origin)) return true;
     try {
       const host = new URL(origin).host;
       return host !== '' && this.app.isAllowedHost(host);
@@ -137,7 +142,7 @@ export class ChatUpgradeHandler {
     const anonymous = { userId: null, name: ANONYMOUS_NAME };
     const header = req.headers.cookie;
     if (!header) return Promise.resolve(anonymous);
-    const key = parseCookies(header)[SESSION_COOKIE];
+    const key = parseCookies(header)[this.app.sessionCookieName];
     if (!key) return Promise.resolve(anonymous);
     let lookup = this.lookups.get(key);
     if (!lookup) {

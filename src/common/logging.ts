@@ -15,7 +15,8 @@ const PINO_LEVELS: Record<LogLevelName, Level> = {
 
 /**
  * Never written, wherever they appear in a logged object (a header dump, a DTO): the session and
- * CSRF cookies, credentials and passwords.
+ * CSRF cookies (the whole Cookie and Set-Cookie headers, whatever SESSION_COOKIE_NAME and
+ * CSRF_COOKIE_NAME call them), credentials and passwords.
  */
 export const REDACTED_PATHS = [
   'password',

@@ -1,5 +1,6 @@
 import { applyDecorators, INestApplication } from '@nestjs/common';
 import { ApiProperty, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { AppConfig } from '../config/app.config';
 
 /** Every error answer: `{statusCode, error, message}` (see HttpExceptionFilter). */
 export class ErrorBody {
@@ -16,7 +17,7 @@ export class ErrorBody {
 
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'Invalid input; `message` says what is wrong',
-  401: 'Not logged in (no valid `sessionid` cookie)',
+  401: 'Not logged in (no valid session cookie)',
   403: 'Logged in but not staff, or the CSRF token is missing or wrong',
   404: 'No such resource',
   409: 'Conflicts with the current state (already exists, already running)',
@@ -38,16 +39,19 @@ export function ApiErrors(...codes: number[]): MethodDecorator & ClassDecorator 
 export const STAFF_ERRORS = [401, 403] as const;
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  // The cookie names are this installation's (SESSION_COOKIE_NAME, CSRF_COOKIE_NAME).
+  const { sessionCookieName, csrfCookieName } = app.get(AppConfig);
   const config = new DocumentBuilder()
     .setTitle('live')
     .setDescription(
       'Real-time room chat, Django-like users and auth, and admin ops (certificates, VPN). ' +
-        'Authenticate with POST /auth/login (sets the `sessionid` cookie); unsafe methods also need the ' +
-        '`X-CSRFToken` header equal to the `csrftoken` cookie (GET /auth/csrf hands one out). ' +
+        `Authenticate with POST /auth/login (sets the \`${sessionCookieName}\` cookie); unsafe methods also ` +
+        `need the \`X-CSRFToken\` header equal to the \`${csrfCookieName}\` cookie (GET /auth/csrf hands ` +
+        'one out) and, over HTTPS, an Origin or Referer of this site or of CSRF_TRUSTED_ORIGINS. ' +
         'Chat itself is a WebSocket at /chat/<room>/ (see the README).',
     )
     .setVersion('1')
-    .addCookieAuth('sessionid', { type: 'apiKey', in: 'cookie', name: 'sessionid' }, 'session')
+    .addCookieAuth(sessionCookieName, { type: 'apiKey', in: 'cookie', name: sessionCookieName }, 'session')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-CSRFToken' }, 'csrf')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' }, 'metrics-token')
     .addGlobalResponse({ status: 500, description: 'Never expected; reported as a bug', type: ErrorBody })

@@ -1,8 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { defaultHashThreads } from '../auth/pbkdf2-pool';
+import { TrustedOrigins } from '../auth/trusted-origins';
+import {
+  csrfCookieNameProblem,
+  DEFAULT_CSRF_COOKIE_NAME,
+  DEFAULT_SESSION_COOKIE_NAME,
+  SameSite,
+  sameSiteProblem,
+  sessionCookieDomainProblem,
+  sessionCookieNameProblem,
+  trustedOriginsProblem,
+} from './cookie-settings';
+import { EnvRule } from './env-rule';
 import { ConfigError, printableValue, validateEnv } from './validate-env';
 
 /**
@@ -108,6 +120,29 @@ export class AppEnv {
   @Min(60, { message: 'SESSION_COOKIE_AGE must be at least 60 (seconds)' })
   SESSION_COOKIE_AGE: number = 14 * 24 * 3600;
 
+  // Django's cookie and CSRF settings, with its names and defaults (see cookie-settings.ts).
+  @EnvRule('SESSION_COOKIE_NAME', sessionCookieNameProblem)
+  SESSION_COOKIE_NAME: string = DEFAULT_SESSION_COOKIE_NAME;
+
+  @IsOptional()
+  @EnvRule('SESSION_COOKIE_DOMAIN', sessionCookieDomainProblem)
+  SESSION_COOKIE_DOMAIN?: string;
+
+  /** Unset: Secure when the request came over TLS (live's behaviour); true/false force it. */
+  @IsOptional()
+  @IsBoolean({ message: 'SESSION_COOKIE_SECURE must be true or false (unset: Secure over TLS)' })
+  SESSION_COOKIE_SECURE?: boolean;
+
+  @EnvRule('SESSION_COOKIE_SAMESITE', sameSiteProblem)
+  SESSION_COOKIE_SAMESITE: string = 'Lax';
+
+  @EnvRule('CSRF_COOKIE_NAME', csrfCookieNameProblem)
+  CSRF_COOKIE_NAME: string = DEFAULT_CSRF_COOKIE_NAME;
+
+  @IsOptional()
+  @EnvRule('CSRF_TRUSTED_ORIGINS', trustedOriginsProblem)
+  CSRF_TRUSTED_ORIGINS?: string;
+
   @IsInt()
   @Min(1)
   LOGIN_MAX_FAILURES: number = 5;
@@ -187,6 +222,15 @@ export class AppConfig {
   /** Threads hashing passwords at once (default: one core fewer than the machine has, at least 1). */
   readonly passwordHashThreads: number;
   readonly sessionCookieAge: number;
+  readonly sessionCookieName: string;
+  /** The Domain attribute (`.example.org` shares the login with sibling hosts); undefined: host-only. */
+  readonly sessionCookieDomain: string | undefined;
+  /** true/false as SESSION_COOKIE_SECURE forces it; null: Secure when the request came over TLS. */
+  readonly sessionCookieSecure: boolean | null;
+  readonly sessionCookieSameSite: SameSite;
+  readonly csrfCookieName: string;
+  /** Other sites' origins whose pages may POST over HTTPS and open chat sockets. */
+  readonly csrfTrustedOrigins: TrustedOrigins;
   readonly loginMaxFailures: number;
   readonly loginFailureWindowSeconds: number;
   /** Never logged; use for signing only. */
@@ -218,6 +262,12 @@ export class AppConfig {
     this.passwordIterations = parsed.PASSWORD_ITERATIONS;
     this.passwordHashThreads = parsed.PASSWORD_HASH_THREADS ?? defaultHashThreads();
     this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
+    this.sessionCookieName = parsed.SESSION_COOKIE_NAME;
+    this.sessionCookieDomain = parsed.SESSION_COOKIE_DOMAIN?.toLowerCase();
+    this.sessionCookieSecure = parsed.SESSION_COOKIE_SECURE ?? null;
+    this.sessionCookieSameSite = parsed.SESSION_COOKIE_SAMESITE.toLowerCase() as SameSite;
+    this.csrfCookieName = parsed.CSRF_COOKIE_NAME;
+    this.csrfTrustedOrigins = TrustedOrigins.parse(parsed.CSRF_TRUSTED_ORIGINS);
     this.loginMaxFailures = parsed.LOGIN_MAX_FAILURES;
     this.loginFailureWindowSeconds = parsed.LOGIN_FAILURE_WINDOW;
     this.secretKey = parsed.SECRET_KEY ?? loadOrCreateSecret(this.dataDir);

@@ -80,6 +80,10 @@ describe('every documented variable rejects a bad value', () => {
     OVPN_DATA: { value: 'vol ume' },
     OVPN_IMAGE: { value: 'image name' },
     REDIS_PREFIX: { value: 'live prefix' },
+    SESSION_COOKIE_NAME: { value: 'session id' },
+    SESSION_COOKIE_DOMAIN: { value: 'https://example.org' },
+    CSRF_COOKIE_NAME: { value: 'csrf;token' },
+    CSRF_TRUSTED_ORIGINS: { value: 'www.example.org' },
   };
   // Paths and program names may be almost anything; a NUL byte is what no path can hold.
   for (const name of documented)

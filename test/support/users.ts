@@ -4,7 +4,7 @@ import { User } from '../../src/auth/user.entity';
 import type { TestApp } from './app';
 
 export interface LoginSession {
-  /** The value for a Cookie header: sessionid and csrftoken. */
+  /** The value for a Cookie header: the session and CSRF cookies, by the app's configured names. */
   cookie: string;
   csrf: string;
 }
@@ -37,8 +37,9 @@ function cookieValue(setCookie: string[] | string | undefined, name: string): st
 /** A CSRF token (and its cookie) as a browser gets it before logging in. */
 export async function anonymousCsrf(t: TestApp): Promise<LoginSession> {
   const res = await request(t.baseUrl).get('/auth/csrf').expect(200);
-  const csrf = cookieValue(res.headers['set-cookie'], 'csrftoken') as string;
-  return { cookie: `csrftoken=${csrf}`, csrf };
+  const name = t.config.csrfCookieName;
+  const csrf = cookieValue(res.headers['set-cookie'], name) as string;
+  return { cookie: `${name}=${csrf}`, csrf };
 }
 
 /** Logs in through the real endpoint, as a browser would: GET /auth/csrf, then POST /auth/login. */
@@ -51,9 +52,10 @@ export async function login(t: TestApp, username: string, password: string): Pro
     .send({ username, password });
   if (res.status !== 200)
     throw new Error(`login(${username}) failed: ${res.status} ${JSON.stringify(res.body)}`);
-  const session = cookieValue(res.headers['set-cookie'], 'sessionid') as string;
-  const csrf = cookieValue(res.headers['set-cookie'], 'csrftoken') as string;
-  return { cookie: `sessionid=${session}; csrftoken=${csrf}`, csrf };
+  const { sessionCookieName, csrfCookieName } = t.config;
+  const session = cookieValue(res.headers['set-cookie'], sessionCookieName) as string;
+  const csrf = cookieValue(res.headers['set-cookie'], csrfCookieName) as string;
+  return { cookie: `${sessionCookieName}=${session}; ${csrfCookieName}=${csrf}`, csrf };
 }
 
 export { cookieValue };
