@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
+import { DatabaseMode } from '../database/database-mode';
 import { AuthError } from './auth.exception';
 import type { ImportedUser } from './django-import';
 import { PasswordHasher } from './password-hasher';
@@ -14,6 +15,7 @@ export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     readonly hasher: PasswordHasher,
+    private readonly databaseMode: DatabaseMode,
   ) {}
 
   findById(id: number): Promise<User | null> {
@@ -43,7 +45,8 @@ export class UsersService {
     }
     const { valid, mustUpdate } = await this.hasher.verify(password, user.password);
     if (!valid || !user.isActive) return null;
-    if (mustUpdate) {
+    // Beside Django, Django's hasher settings decide (see DatabaseMode): no rehash here.
+    if (mustUpdate && !this.databaseMode.djangoOwnsAuth) {
       user.password = await this.hasher.hash(password);
       await this.users.update({ id: user.id }, { password: user.password });
     }

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app.config';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { ClusterJobScheduler } from './cluster-job.scheduler';
 import { buildDataSourceOptions } from './data-source-options';
+import { DatabaseMode } from './database-mode';
 import { IncompatibleDjangoDatabase } from './django-tables';
 import { runMigrations } from './migrate';
 import { JobLease } from './job-lease.entity';
@@ -60,8 +61,16 @@ export class DatabaseModule {
         }),
         TypeOrmModule.forFeature([JobLease]),
       ],
-      providers: [JobLockService, ClusterJobScheduler],
-      exports: [JobLockService, ClusterJobScheduler],
+      providers: [
+        JobLockService,
+        ClusterJobScheduler,
+        {
+          provide: DatabaseMode,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => DatabaseMode.detect(ds),
+        },
+      ],
+      exports: [JobLockService, ClusterJobScheduler, DatabaseMode],
     };
   }
 }

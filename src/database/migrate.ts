@@ -1,13 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { DatabaseModeName as DatabaseMode } from './database-mode';
 import { djangoOwnsAuthTables, IncompatibleDjangoDatabase, missingDjangoColumns } from './django-tables';
 import { NeedsSecretKey } from './migrations/1764000006000-DjangoBridge';
 
 /** Arbitrary constant: the PostgreSQL advisory lock key that serialises live's migrations. */
 const MIGRATION_LOCK_KEY = 727_274_001;
-
-/** Who owns the auth tables: Django (live adopted its database) or live itself. */
-export type DatabaseMode = 'django' | 'standalone';
 
 /**
  * Applies pending migrations. Several instances starting at once against one PostgreSQL database
