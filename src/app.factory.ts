@@ -18,6 +18,7 @@ import { setupOpenApi } from './common/openapi';
 import { PAGE_CSP, publicDir } from './common/public-files';
 import { AppConfig } from './config/app.config';
 import { LiveConfiguration } from './config/configuration';
+import { proxyTrust, trustsAnyProxy } from './config/trust-proxy';
 
 /**
  * The Nest logger for one-shot commands (manage): LOG_LEVEL and LOG_FORMAT as the server's, on
@@ -38,9 +39,10 @@ export async function createApp(configuration: LiveConfiguration): Promise<INest
   });
   const express = app.getHttpAdapter().getInstance();
   express.disable('x-powered-by');
-  // A hop count, not `true`: Express then takes the address the trusted proxy appended (right-most),
-  // not the left-most one that any client can write into X-Forwarded-For.
-  if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
+  // A hop count or the proxies' addresses, never `true`: Express then takes the address the trusted
+  // proxy appended (right-most), not the left-most one that any client can write into X-Forwarded-For.
+  // The same trust function as the WebSocket handshake's (src/config/trust-proxy.ts).
+  if (trustsAnyProxy(config.trustProxy)) app.set('trust proxy', proxyTrust(config.trustProxy));
   // First of all middleware: requests answered by the host check, the input rules or the static
   // files get their access line too.
   app.use(httpAccessLog(serverLogger(config)));

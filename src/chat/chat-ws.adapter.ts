@@ -7,6 +7,7 @@ import type { WebSocketServer } from 'ws';
 import { clientAddress, pathOf } from '../common/access-log';
 import { waitAtMost } from '../common/deadline';
 import { AppConfig } from '../config/app.config';
+import { ProxyTrust, proxyTrust } from '../config/trust-proxy';
 import { ChatConfig } from './chat.config';
 import { CLOSE, LIVE_V1 } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
@@ -80,7 +81,7 @@ export class ChatWsAdapter extends WsAdapter {
   }
 
   private upgradeHandler: ChatUpgradeHandler | undefined;
-  private trustProxyHops: number | undefined;
+  private proxyTrust: ProxyTrust | undefined;
 
   private async route(port: number, req: UpgradedRequest, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
@@ -118,13 +119,13 @@ export class ChatWsAdapter extends WsAdapter {
 
   /** The access line of a handshake, as the HTTP access log's (the query is left out: it may hold secrets). */
   private logHandshake(req: IncomingMessage, status: number, started: number, subprotocol: string | null) {
-    const hops = (this.trustProxyHops ??= this.app.get(AppConfig).trustProxyHops);
+    const trust = (this.proxyTrust ??= proxyTrust(this.app.get(AppConfig).trustProxy));
     const line = {
       event: 'ws_handshake',
       path: pathOf(req.url),
       status,
       durationMs: Math.round(performance.now() - started),
-      remoteAddress: clientAddress(req, hops),
+      remoteAddress: clientAddress(req, trust),
       subprotocol,
     };
     if (status >= 500) this.log.warn(line);

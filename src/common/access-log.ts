@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import type pino from 'pino';
 import { pinoHttp } from 'pino-http';
 import proxyaddr from 'proxy-addr';
+import type { ProxyTrust } from '../config/trust-proxy';
 
 /** The path of a request URL without its query string (which may carry a token). */
 export function pathOf(url: string | undefined): string {
@@ -12,13 +13,12 @@ export function pathOf(url: string | undefined): string {
 }
 
 /**
- * The client's address with TRUST_PROXY's hop count, exactly as Express computes `req.ip` (the same
- * proxy-addr, trusting the nearest `hops` proxies): for requests Express does not see (WebSocket
- * upgrades).
+ * The client's address under TRUST_PROXY, exactly as Express computes `req.ip` (the same proxy-addr
+ * and the same trust function, `proxyTrust`): for requests Express does not see (WebSocket upgrades).
  */
-export function clientAddress(req: IncomingMessage, hops: number): string | null {
+export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string | null {
   if (!req.socket.remoteAddress) return null;
-  return proxyaddr(req, (_address, i) => i < hops);
+  return proxyaddr(req, trust);
 }
 
 function accessFields(req: IncomingMessage, res: ServerResponse, durationMs: number) {

@@ -25,10 +25,19 @@ describe('AppConfig', () => {
     expect(() => new AppConfig({ DATA_DIR: dir, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
     expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
     expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '12' })).toThrow(/TRUST_PROXY/);
-    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'true' }).trustProxyHops).toBe(1);
-    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'off' }).trustProxyHops).toBe(0);
-    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '2' }).trustProxyHops).toBe(2);
-    expect(new AppConfig({ DATA_DIR: dir }).trustProxyHops).toBe(0);
+    expect(() => new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '10.0.0.1/33' })).toThrow(/TRUST_PROXY/);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'true' }).trustProxy).toBe(1);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: 'off' }).trustProxy).toBe(0);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(new AppConfig({ DATA_DIR: dir }).trustProxy).toBe(0);
+    expect(new AppConfig({ DATA_DIR: dir, TRUST_PROXY: '10.0.0.0/8,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+    ]);
+    for (const name of ['LOGIN_MAX_FAILURES', 'LOGIN_MAX_FAILURES_PER_ADDRESS', 'LOGIN_FAILURE_WINDOW'])
+      for (const bad of ['0', '-1', '1.5', 'many', '99999999'])
+        expect(() => new AppConfig({ DATA_DIR: dir, [name]: bad })).toThrow(new RegExp(`${name} must be`));
+    expect(new AppConfig({ DATA_DIR: dir }).loginMaxFailuresPerAddress).toBe(50);
     expect(() => new AppConfig({ DATA_DIR: dir, SECRET_KEY: 'short' })).toThrow(/SECRET_KEY/);
     expect(() => new AppConfig({ DATA_DIR: dir, SQLITE_SYNCHRONOUS: 'off' })).toThrow(
       /SQLITE_SYNCHRONOUS must be normal or full/,

@@ -15,6 +15,7 @@ import {
   trustedOriginsProblem,
 } from './cookie-settings';
 import { EnvRule } from './env-rule';
+import { parseTrustProxy, TrustProxy, trustProxyProblem } from './trust-proxy';
 import { ConfigError, printableValue, validateEnv } from './validate-env';
 
 /**
@@ -100,10 +101,8 @@ export class AppEnv {
   @IsIn(['text', 'json'], { message: 'LOG_FORMAT must be text or json' })
   LOG_FORMAT: string = 'text';
 
-  /** false/true, or how many proxies stand in front (true = 1: the one that appended the last address). */
-  @Matches(/^(true|false|yes|no|on|off|[0-9])$/i, {
-    message: 'TRUST_PROXY must be true, false, or the number of proxies in front (0-9)',
-  })
+  /** false/true, how many proxies stand in front (true = 1), or the proxies' addresses (see trust-proxy.ts). */
+  @EnvRule('TRUST_PROXY', trustProxyProblem)
   TRUST_PROXY: string = 'false';
 
   @IsInt()
@@ -143,12 +142,21 @@ export class AppEnv {
   @EnvRule('CSRF_TRUSTED_ORIGINS', trustedOriginsProblem)
   CSRF_TRUSTED_ORIGINS?: string;
 
-  @IsInt()
-  @Min(1)
+  /** Failed logins per (username, address) within the window before 429 (django-axes' combination). */
+  @IsInt({ message: 'LOGIN_MAX_FAILURES must be an integer between 1 and 1000000' })
+  @Min(1, { message: 'LOGIN_MAX_FAILURES must be an integer between 1 and 1000000' })
+  @Max(1_000_000, { message: 'LOGIN_MAX_FAILURES must be an integer between 1 and 1000000' })
   LOGIN_MAX_FAILURES: number = 5;
 
-  @IsInt()
-  @Min(1)
+  /** Failed logins per address, whatever the usernames: looser, so one person's typos lock no office. */
+  @IsInt({ message: 'LOGIN_MAX_FAILURES_PER_ADDRESS must be an integer between 1 and 1000000' })
+  @Min(1, { message: 'LOGIN_MAX_FAILURES_PER_ADDRESS must be an integer between 1 and 1000000' })
+  @Max(1_000_000, { message: 'LOGIN_MAX_FAILURES_PER_ADDRESS must be an integer between 1 and 1000000' })
+  LOGIN_MAX_FAILURES_PER_ADDRESS: number = 50;
+
+  @IsInt({ message: 'LOGIN_FAILURE_WINDOW must be an integer between 1 and 2592000 (seconds)' })
+  @Min(1, { message: 'LOGIN_FAILURE_WINDOW must be an integer between 1 and 2592000 (seconds)' })
+  @Max(2_592_000, { message: 'LOGIN_FAILURE_WINDOW must be an integer between 1 and 2592000 (seconds)' })
   LOGIN_FAILURE_WINDOW: number = 15 * 60;
 }
 
@@ -170,14 +178,6 @@ export function parseDatabaseUrl(url: string | undefined, dataDir: string): Data
   if (path === '' || path === '/')
     throw new ConfigError('Invalid configuration: DATABASE_URL names no SQLite file');
   return { type: 'sqlite', path: path === ':memory:' ? path : isAbsolute(path) ? path : resolve(path) };
-}
-
-/** TRUST_PROXY: yes/no words mean one proxy or none; a digit is the number of proxies. */
-export function parseTrustProxy(value: string): number {
-  const v = value.toLowerCase();
-  if (['true', 'yes', 'on'].includes(v)) return 1;
-  if (['false', 'no', 'off'].includes(v)) return 0;
-  return Number(v);
 }
 
 /**
@@ -213,11 +213,11 @@ export class AppConfig {
   readonly logLevel: LogLevelName;
   readonly logFormat: 'text' | 'json';
   /**
-   * How many reverse proxies stand in front of live (0: none). The client address is the one the
-   * outermost trusted proxy saw: counted from the right of X-Forwarded-For, never the left-most
-   * entry, which the client writes itself.
+   * How many reverse proxies stand in front of live (0: none), or their addresses. The client
+   * address is the one the outermost trusted proxy saw: counted from the right of X-Forwarded-For,
+   * never the left-most entry, which the client writes itself.
    */
-  readonly trustProxyHops: number;
+  readonly trustProxy: TrustProxy;
   readonly passwordIterations: number;
   /** Threads hashing passwords at once (default: one core fewer than the machine has, at least 1). */
   readonly passwordHashThreads: number;
@@ -232,6 +232,7 @@ export class AppConfig {
   /** Other sites' origins whose pages may POST over HTTPS and open chat sockets. */
   readonly csrfTrustedOrigins: TrustedOrigins;
   readonly loginMaxFailures: number;
+  readonly loginMaxFailuresPerAddress: number;
   readonly loginFailureWindowSeconds: number;
   /** Never logged; use for signing only. */
   readonly secretKey: string;
@@ -258,7 +259,7 @@ export class AppConfig {
       .filter(Boolean);
     this.logLevel = parsed.LOG_LEVEL as LogLevelName;
     this.logFormat = parsed.LOG_FORMAT as 'text' | 'json';
-    this.trustProxyHops = parseTrustProxy(parsed.TRUST_PROXY);
+    this.trustProxy = parseTrustProxy(parsed.TRUST_PROXY);
     this.passwordIterations = parsed.PASSWORD_ITERATIONS;
     this.passwordHashThreads = parsed.PASSWORD_HASH_THREADS ?? defaultHashThreads();
     this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
@@ -269,6 +270,7 @@ export class AppConfig {
     this.csrfCookieName = parsed.CSRF_COOKIE_NAME;
     this.csrfTrustedOrigins = TrustedOrigins.parse(parsed.CSRF_TRUSTED_ORIGINS);
     this.loginMaxFailures = parsed.LOGIN_MAX_FAILURES;
+    this.loginMaxFailuresPerAddress = parsed.LOGIN_MAX_FAILURES_PER_ADDRESS;
     this.loginFailureWindowSeconds = parsed.LOGIN_FAILURE_WINDOW;
     this.secretKey = parsed.SECRET_KEY ?? loadOrCreateSecret(this.dataDir);
     this.secretKeyFallbacks = (parsed.SECRET_KEY_FALLBACKS ?? '')

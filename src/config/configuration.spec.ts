@@ -70,6 +70,8 @@ describe('every documented variable rejects a bad value', () => {
   /** A bad value for each variable (default 'abc'), with what else must be set for it to be read. */
   const bad: Record<string, { value: string; with?: Record<string, string> }> = {
     HOST: { value: 'chat server' },
+    TRUST_PROXY: { value: '10.0.0.1/33' },
+    LOGIN_MAX_FAILURES_PER_ADDRESS: { value: '0' },
     ALLOWED_HOSTS: { value: 'example.org;rm -rf' },
     ALERT_EMAIL_FROM: { value: 'not-an-address', with: emailTrio },
     ALERT_EMAIL_TO: { value: 'ops@example.org,nobody', with: emailTrio },
