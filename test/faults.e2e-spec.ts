@@ -2,6 +2,7 @@ import { connect, createServer, Server, Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { Pbkdf2Pool } from '../src/auth/pbkdf2-pool';
 import { PG_ADMIN_URL, createTestDatabase, startApp, TestApp } from './support/app';
 import { PrivateRedis, privateRedis } from './support/instances';
 import { startTcpProxy, TcpProxy } from './support/tcp-proxy';
@@ -334,6 +335,24 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     expect(all.health.status).toBe(503);
     expect(all.health.ms).toBeLessThan(1500);
     expect(all.health.health.components.database.detail).toMatch(/^Database unavailable/);
+  }, 20_000);
+
+  it('refused: logins fail closed, 503 for wrong passwords too, with no password checked or counted', async () => {
+    const pool = t.app.get(Pbkdf2Pool);
+    const hashedBefore = pool.derivations;
+    const csrf = await anonymousCsrf(t);
+    const guesses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        timed(`${t.baseUrl}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', cookie: csrf.cookie, 'x-csrftoken': csrf.csrf },
+          body: JSON.stringify({ username: 'alice', password: `guess-${i}` }),
+        }),
+      ),
+    );
+    note('pg refused, wrong password', guesses[0]);
+    for (const a of guesses) expectDatabase503(a, 1500);
+    expect(pool.derivations).toBe(hashedBefore);
   }, 20_000);
 
   it('after the refusal heals, everything works again and nothing is lost', async () => {

@@ -52,6 +52,7 @@ const BODY_ENDPOINTS: [string, string][] = [
   ['POST', '/admin/vpn/clients'],
   ['DELETE', '/admin/vpn/clients/-x'],
   ['POST', '/admin/alerts/test'],
+  ['DELETE', '/admin/lockouts?username=hostile-nobody'],
 ];
 /** Every endpoint that reads a JSON body: these only get bodies refused before any handler runs. */
 const JSON_ENDPOINTS: [string, string][] = [
@@ -218,6 +219,49 @@ const CORPUS: HostileCase[] = [
       expectStatus: { staff: 400, ...MINE },
     }),
   ),
+  // Unlocking: a username and/or an address, strings of the columns' widths, nothing else.
+  ...[
+    '',
+    'username=',
+    'address=',
+    `username=${'u'.repeat(151)}`,
+    `address=${'a'.repeat(101)}`,
+    'username=a&username=b',
+    'address=a&address=b',
+    'username[x]=1',
+    'address[]=1',
+    'username=a&extra=1',
+    '__proto__=1',
+    'constructor[prototype][isStaff]=1',
+  ].map((q): HostileCase => ({
+    method: 'DELETE',
+    path: `/admin/lockouts?${q}`,
+    expectStatus: { staff: 400, ...MINE },
+  })),
+  {
+    method: 'DELETE',
+    path: '/admin/lockouts',
+    as: ['staff'],
+    expectStatus: 400,
+    expectMessage: 'username or address is required',
+  },
+  ...[
+    'username=%27%20OR%201%3D1%20--',
+    'username=%25',
+    'address=..%2F..%2Fetc%2Fpasswd',
+    'address=%E2%80%AE127.0.0.1',
+    `username=${'%C3%A9'.repeat(150)}&address=${'::ffff:'.repeat(14)}`,
+    'username=victim&address=127.0.0.1',
+  ].map((q): HostileCase => ({
+    method: 'DELETE',
+    path: `/admin/lockouts?${q}`,
+    expectStatus: { staff: 200, ...MINE },
+  })),
+  ...['/admin/lockouts?username=%00', '/admin/lockouts?address=1%00', '/admin/lockouts?%00=1'].map(
+    (path): HostileCase => ({ method: 'DELETE', path, expectStatus: 400, expectMessage: /NUL/ }),
+  ),
+  { method: 'GET', path: '/admin/lockouts', expectStatus: { staff: 200, ...MINE } },
+  { method: 'GET', path: '/admin/lockouts?x=1', expectStatus: { staff: 200, ...MINE } },
   ...[
     'before=9007199254740992',
     'before=99999999999999999999',
@@ -1051,7 +1095,12 @@ describe.each(databaseVariants())('hostile input on $name', (variant) => {
     teardownDb = db.teardown;
     // The login throttle would answer 429 to the corpus' many refused logins from one address. One
     // trusted proxy: X-Forwarded-Proto makes a request HTTPS, for the Origin/Referer checks.
-    t = await startApp({ ...db.env, LOGIN_MAX_FAILURES: '100000', TRUST_PROXY: 'true' });
+    t = await startApp({
+      ...db.env,
+      LOGIN_MAX_FAILURES: '100000',
+      LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
+      TRUST_PROXY: 'true',
+    });
     await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true });
     await createUser(t, { username: 'joe', password: 'joe-pass' });
     victimId = (await createUser(t, { username: 'victim', password: 'victim-pass' })).id;

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import request from 'supertest';
+import { Pbkdf2Pool } from '../src/auth/pbkdf2-pool';
 import { startApp, TestApp } from './support/app';
 import { databaseVariants } from './support/databases';
 import { anonymousCsrf, createUser, login } from './support/users';
@@ -7,8 +8,8 @@ import { openWs, refusedUpgrade } from './support/ws';
 
 /**
  * Protections that an attacker tried to walk around (issue 14): the login throttle under concurrent
- * guesses, X-Forwarded-For spoofing behind the proxy, WebSocket identity after logout/deactivation,
- * and the Host check on WebSocket handshakes.
+ * guesses (counted in the database since issue 17), X-Forwarded-For spoofing behind the proxy,
+ * WebSocket identity after logout/deactivation, and the Host check on WebSocket handshakes.
  */
 describe.each(databaseVariants())('login protections on $name', (variant) => {
   let t: TestApp;
@@ -45,27 +46,44 @@ describe.each(databaseVariants())('login protections on $name', (variant) => {
       .send({ username, password });
   }
 
-  it('counts concurrent wrong passwords before hashing: 20 at once, only 5 are checked', async () => {
+  it('counts concurrent wrong passwords before hashing: 20 at once from one address, 5 hashed, 15 refused', async () => {
+    const pool = t.app.get(Pbkdf2Pool);
+    const hashedBefore = pool.derivations;
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => attempt('victim', `wrong-${i}`, `10.20.0.${i + 1}`)),
+      Array.from({ length: 20 }, (_, i) => attempt('victim', `wrong-${i}`, '10.20.0.1')),
     );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(15);
-    // The right password is refused too while the username is locked.
-    expect((await attempt('victim', 'right-pass', '10.20.1.1')).status).toBe(429);
+    expect(pool.derivations - hashedBefore).toBe(5);
+    // The right password is refused too from that address while the pair is locked, unchecked.
+    const locked = await attempt('victim', 'right-pass', '10.20.0.1');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(800);
+    expect(pool.derivations - hashedBefore).toBe(5);
+    // Locked per username and address (django-axes' combination): from elsewhere the user logs in.
+    expect((await attempt('victim', 'right-pass', '10.20.1.1')).status).toBe(200);
   });
 
   it('counts the address the trusted proxy appended, not the left-most one the client wrote', async () => {
-    // Five failures for five usernames from one real address, each with a different forged prefix.
+    // Five failures from one real address, each with a different forged prefix.
     for (let i = 0; i < 5; i++) {
-      const res = await attempt(`nobody${i}`, 'x', `203.0.113.${i}, 10.30.0.1`);
+      const res = await attempt('spoofed', 'x', `203.0.113.${i}, 10.30.0.1`);
       expect(res.status).toBe(401);
     }
     // A new forged prefix does not give the real address a fresh counter.
-    expect((await attempt('nobody9', 'x', '198.51.100.7, 10.30.0.1')).status).toBe(429);
+    expect((await attempt('spoofed', 'x', '198.51.100.7, 10.30.0.1')).status).toBe(429);
     // Another real address behind the same forged prefix is not blocked.
-    expect((await attempt('nobody9', 'x', '203.0.113.0, 10.30.0.2')).status).toBe(401);
+    expect((await attempt('spoofed', 'x', '203.0.113.0, 10.30.0.2')).status).toBe(401);
+    // Staff see the real address locked, and no forged one.
+    const staff = await login(t, 'boss', 'boss-pass');
+    const listed = await http().get('/admin/lockouts').set('Cookie', staff.cookie).expect(200);
+    const mine = (listed.body.lockouts as { username: string; address: string; failures: number }[]).filter(
+      (l) => l.username === 'spoofed',
+    );
+    expect(mine).toEqual([
+      expect.objectContaining({ username: 'spoofed', address: '10.30.0.1', failures: 5 }),
+    ]);
   });
 
   it('a logged-out session is anonymous on the very next WebSocket handshake', async () => {

@@ -1,5 +1,6 @@
 // The staff console: every action goes through the REST API (same CSRF and staff rules as any
 // client). Plain DOM building with textContent only: nothing a user typed is parsed as HTML.
+import { twoFactorTab } from './two-factor.js';
 
 const view = document.getElementById('view');
 const flashEl = document.getElementById('flash');
@@ -220,6 +221,44 @@ async function chatTab() {
 
 const TABS = { users: usersTab, certs: certsTab, vpn: vpnTab, alerts: alertsTab, chat: chatTab };
 
+// ---------- Lockouts (failed logins per username and address, and per address)
+async function lockoutsTab() {
+  const { lockouts, maxFailures, maxFailuresPerAddress, windowSeconds } = await api('GET', '/admin/lockouts');
+  const who = (l) => (l.username === null ? `every username from ${l.address}` : `${l.username} from ${l.address}`);
+  const unlock = async (button, label, query) => {
+    button.disabled = true;
+    button.textContent = 'Unlocking…';
+    try {
+      const { failuresCleared } = await api('DELETE', `/admin/lockouts?${new URLSearchParams(query)}`);
+      flash(`Unlocked ${label}: ${failuresCleared} failed login${failuresCleared === 1 ? '' : 's'} cleared.`);
+    } catch (err) {
+      flash(`Could not unlock ${label}: ${err.message}`, true);
+    }
+    await render();
+  };
+  // Four narrow columns, so that the table fits a phone without scrolling sideways.
+  const rows = lockouts.map((l) => h('tr', { 'data-lockout': `${l.username ?? '*'}@${l.address}` },
+    h('td', {}, l.username === null ? tag('every username') : h('strong', { text: l.username }), ' from ', h('span', { text: l.address })),
+    h('td', { text: String(l.failures), title: `last failure ${when(l.lastFailureAt)}` }), h('td', { text: when(l.lockedUntil) }),
+    h('td.actions', {}, h('button', { type: 'button', text: 'Unlock', 'aria-label': `Unlock ${who(l)}`,
+      onclick: (e) => unlock(e.currentTarget, who(l), l.username === null ? { address: l.address } : { username: l.username, address: l.address }) }))));
+  const form = h('form.inline#unlock', { onsubmit: (e) => { e.preventDefault(); const v = formValues(e.target);
+      const query = Object.fromEntries(Object.entries(v).filter(([, value]) => value.trim() !== ''));
+      if (Object.keys(query).length === 0) return flash('Give a username, an address, or both to unlock.', true);
+      unlock(e.submitter || e.target.querySelector('button'), Object.values(query).join(' from '), query); } },
+    h('input', { name: 'username', placeholder: 'username', 'aria-label': 'Username', maxlength: 150 }),
+    h('input', { name: 'address', placeholder: 'address', 'aria-label': 'Address', maxlength: 100 }),
+    h('button', { type: 'submit', text: 'Unlock' }));
+  return [
+    h('section', {}, h('h2', { text: `Lockouts (${lockouts.length})` }),
+      h('p.muted', { text: `A username is locked out from an address after ${maxFailures} failed logins within ${Math.round(windowSeconds / 60)} minutes, and a whole address after ${maxFailuresPerAddress}, whichever usernames they named.` }),
+      lockouts.length ? table(['Locked out', 'Failures', 'Until', ''], rows) : h('p.muted#no-lockouts', { text: 'No one is locked out.' })),
+    h('section', {}, h('h2', { text: 'Unlock a username or an address' }),
+      h('p.muted', { text: 'Clears their failed logins, locked or not: a username from everywhere, an address for every username, or one username from one address.' }), form),
+  ];
+}
+TABS.lockouts = lockoutsTab;
+
 async function render() {
   const name = (location.hash.slice(1).split('?')[0] || 'users');
   const tab = TABS[name] ? name : 'users';
@@ -231,6 +270,9 @@ async function render() {
     view.replaceChildren(h('section', {}, h('p.error', { text: err.message })));
   }
 }
+
+// ---------- Two-factor (public/admin/two-factor.js)
+TABS['two-factor'] = () => twoFactorTab({ api, h, flash, render });
 
 document.getElementById('logout').addEventListener('click', async () => {
   await api('POST', '/auth/logout').catch(() => undefined);

@@ -90,6 +90,7 @@ export class AdminConsoleController {
   <strong>live admin</strong>
   <nav id="tabs" aria-label="Sections">
     <a href="#users">Users</a><a href="#certs">Certificates</a><a href="#vpn">VPN</a><a href="#alerts">Alerts</a><a href="#chat">Chat</a>
+    <a href="#lockouts">Lockouts</a>
   </nav>
   <span class="me">${escapeHtml(displayName(user))} <button id="logout" type="button">Log out</button></span>
 </header>

@@ -10,6 +10,10 @@ import { AuthController } from './auth.controller';
 import { CsrfGuard } from './csrf';
 import { LocalStrategy } from './local.strategy';
 import { LoginThrottle } from './login-throttle';
+import { LockoutsController } from './lockouts/lockouts.controller';
+import { LoginFailure } from './lockouts/login-failure.entity';
+import { LoginFailurePurgeJob } from './lockouts/login-failure-purge.job';
+import { LoginFailureStore } from './lockouts/login-failure.store';
 import { PasswordHasher } from './password-hasher';
 import { Pbkdf2Pool } from './pbkdf2-pool';
 import { SessionPurgeJob } from './session-purge.job';
@@ -21,8 +25,8 @@ import { User } from './user.entity';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User, Session, Group, UserGroup]), PassportModule],
-  controllers: [AuthController, AdminUsersController],
+  imports: [TypeOrmModule.forFeature([User, Session, Group, UserGroup, LoginFailure]), PassportModule],
+  controllers: [AuthController, AdminUsersController, LockoutsController],
   providers: [
     {
       provide: Pbkdf2Pool,
@@ -34,6 +38,8 @@ import { UsersService } from './users.service';
     SessionStore,
     UsersService,
     LoginThrottle,
+    LoginFailureStore,
+    LoginFailurePurgeJob,
     LocalStrategy,
     SessionPurgeJob,
     { provide: APP_GUARD, useClass: CsrfGuard },

@@ -25,7 +25,8 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
 
   async validate(req: LiveRequest, username: string, password: string): Promise<User> {
     const address = req.ip ?? 'unknown';
-    const verdict = this.throttle.reserve(username, address);
+    // Throws when the database cannot count the attempt: the login fails closed (503), unchecked.
+    const verdict = await this.throttle.reserve(username, address);
     if (!verdict.allowed) {
       this.metrics.logins.inc({ outcome: 'throttled' });
       this.logger.warn({
@@ -44,17 +45,18 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     try {
       user = await this.users.authenticate(username, password);
     } catch (err) {
-      this.throttle.release(verdict.attempt);
+      await this.throttle.release(verdict.attempt);
       throw err;
     }
     if (!user) {
-      // Already counted by reserve().
+      // Already counted by reserve(); this may be the failure that locks the pair or the address.
       this.metrics.logins.inc({ outcome: 'failure' });
       this.logger.log({ event: 'login_failed', username, address });
+      this.throttle.failed(verdict.attempt);
       throw new UnauthorizedException(INVALID_LOGIN);
     }
     this.metrics.logins.inc({ outcome: 'success' });
-    this.throttle.succeeded(verdict.attempt);
+    await this.throttle.succeeded(verdict.attempt);
     return user;
   }
 }

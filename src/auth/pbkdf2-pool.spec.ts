@@ -209,6 +209,9 @@ describe('Pbkdf2Pool', () => {
     expect(text).toMatch(/^live_password_hashing_threads\{state="busy"\} 1$/m);
     expect(text).toMatch(/^live_password_hashing_threads\{state="idle"\} 0$/m);
     await Promise.all(burst);
+    // Every derivation asked for is counted (the login throttle's tests read this).
+    expect(measured.derivations).toBe(3);
+    expect(await metrics.registry.metrics()).toMatch(/^live_password_hashes_total 3$/m);
     await measured.close();
   });
 });

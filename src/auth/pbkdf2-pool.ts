@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Counter } from 'prom-client';
 import type { CommandRunner } from '../common/command-runner';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { DeriveTask, WorkerMessage, WorkerSettings } from './pbkdf2.worker';
@@ -102,6 +103,8 @@ export class Pbkdf2Pool implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly started = new Map<Worker, HashingThread>();
   private warnedProblem = false;
   private closed = false;
+  private derived = 0;
+  private derivedCounter: Counter | null = null;
   private readonly commands: CommandRunner;
   private readonly size: number;
   private readonly nice: number;
@@ -154,6 +157,11 @@ export class Pbkdf2Pool implements OnApplicationBootstrap, OnApplicationShutdown
     return [...this.started.values()];
   }
 
+  /** Derivations asked for since start (each login, decoy and new password is one). */
+  get derivations(): number {
+    return this.derived;
+  }
+
   derive(
     password: string,
     salt: string,
@@ -162,6 +170,8 @@ export class Pbkdf2Pool implements OnApplicationBootstrap, OnApplicationShutdown
     digest: string,
   ): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('password hashing pool closed'));
+    this.derived++;
+    this.derivedCounter?.inc();
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, password, salt, iterations, keyLength, digest, resolve, reject });
       this.dispatch();
@@ -185,6 +195,13 @@ export class Pbkdf2Pool implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** A burst of logins waits for the hashing threads; an operator sees it here before users say so. */
   private registerGauges(metrics: MetricsService): void {
+    // How many passwords were checked: the login throttle's promise ("at most LOGIN_MAX_FAILURES
+    // checks") is read here, and so is a guessing storm the throttle lets through.
+    this.derivedCounter = new Counter({
+      name: 'live_password_hashes_total',
+      help: 'Password hashes computed (login checks, unknown-user decoys, new passwords)',
+      registers: [metrics.registry],
+    });
     metrics.gauge('live_password_hashing_queued', 'Password hashes waiting for a hashing thread', [], (set) =>
       set(this.queued),
     );

@@ -4,6 +4,7 @@ import { CreateVpnTables1764000003000 } from './1764000003000-CreateVpnTables';
 import { CreateChatMessages1764000004000 } from './1764000004000-CreateChatMessages';
 import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
 import { DjangoBridge1764000006000 } from './1764000006000-DjangoBridge';
+import { CreateLoginFailures1764000007000 } from './1764000007000-CreateLoginFailures';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   CreateChatMessages1764000004000,
   CreateAlerts1764000005000,
   DjangoBridge1764000006000,
+  CreateLoginFailures1764000007000,
 ];

@@ -5,6 +5,7 @@ import { createSuperuserCommand } from './createsuperuser.command';
 import { importDjangoUsersCommand } from './import-django-users.command';
 import { migrateCommand } from './migrate.command';
 import { renewCertsCommand } from './renew-certs.command';
+import { unlockCommand } from './unlock.command';
 import { vpnInitCommand } from './vpn-init.command';
 
 /** Every manage command; a new one is a file in this folder and a line here. */
@@ -15,5 +16,6 @@ export const commands: ManageCommand[] = [
   clearSessionsCommand,
   importDjangoUsersCommand,
   renewCertsCommand,
+  unlockCommand,
   vpnInitCommand,
 ];
