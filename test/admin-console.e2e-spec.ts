@@ -100,14 +100,14 @@ describeBrowser('admin console in Chromium', () => {
     await page.locator('#view[data-tab="users"]').waitFor({ timeout: 10_000 });
     const form = page.locator('#create-user');
     await form.locator('input[name=username]').fill('newbie');
-    await form.locator('input[name=password]').fill('newbie-pass');
+    await form.locator('input[name=password]').fill('tulip-orbit-58');
     await form.locator('input[name=firstName]').fill('New');
     await form.locator('input[name=email]').fill('newbie@example.org');
     await form.locator('button[type=submit]').click();
     await page.locator('tr[data-username="newbie"]').waitFor({ timeout: 10_000 });
     await shot('users');
     // The console went through the API: the user exists and can log in.
-    const session = await login(t, 'newbie', 'newbie-pass');
+    const session = await login(t, 'newbie', 'tulip-orbit-58');
     const me = await request(t.baseUrl).get('/auth/me').set('Cookie', session.cookie).expect(200);
     expect(me.body).toMatchObject({ firstName: 'New', email: 'newbie@example.org' });
   }, 30_000);

@@ -945,6 +945,73 @@ const CORPUS: HostileCase[] = [
     headers: { host: 'a'.repeat(10_000) },
     expectStatus: 400,
   },
+
+  // 9. Passwords pass Django's validators; staff (not superusers here) may not grant status. Only
+  // refused passwords go to the victim (its own must stay), any may create a new user.
+  ...[
+    '1',
+    '12345678',
+    'x'.repeat(4096),
+    '😀'.repeat(4096),
+    '\ud800'.repeat(8),
+    ' '.repeat(4096),
+    '١'.repeat(4096),
+    '\ud800\udc00'.repeat(3),
+  ].map((password): HostileCase => ({
+    name: `POST /admin/users password ${JSON.stringify(password.slice(0, 12))}… (${password.length})`,
+    method: 'POST',
+    path: '/admin/users',
+    headers: JSON_TYPE,
+    body: { username: 'x'.repeat(150), password },
+    expectStatus: { staff: [201, 400, 409], ...MINE },
+  })),
+  ...['1', '12345678', '١'.repeat(4096), '\ud800'.repeat(3), 'Victim!!'].map((password): HostileCase => ({
+    name: `PATCH refused password ${JSON.stringify(password.slice(0, 12))}… (${password.length})`,
+    method: 'PATCH',
+    path: '/admin/users/{victim}',
+    headers: JSON_TYPE,
+    body: { password },
+    expectStatus: { staff: 400, ...MINE },
+  })),
+  {
+    name: 'a refused password lists its reasons',
+    method: 'PATCH',
+    path: '/admin/users/{victim}',
+    headers: JSON_TYPE,
+    body: { password: '1' },
+    as: ['staff'],
+    expectStatus: 400,
+    expectMessage:
+      'This password is too short. It must contain at least 8 characters. | This password is too common.',
+  },
+  ...[{ isStaff: true }, { isSuperuser: true }, { isSuperuser: false, isStaff: true }].flatMap(
+    (flags): HostileCase[] => [
+      {
+        method: 'PATCH',
+        path: '/admin/users/{victim}',
+        headers: JSON_TYPE,
+        body: flags,
+        expectStatus: { staff: 403, ...MINE },
+      },
+      {
+        name: `PATCH ${JSON.stringify(flags)} as staff, not superuser`,
+        method: 'PATCH',
+        path: '/admin/users/{victim}',
+        headers: JSON_TYPE,
+        body: flags,
+        as: ['staff'],
+        expectStatus: 403,
+        expectMessage: 'Only superusers may grant or remove staff or superuser status',
+      },
+      {
+        method: 'POST',
+        path: '/admin/users',
+        headers: JSON_TYPE,
+        body: { username: 'would-be-staff', ...flags },
+        expectStatus: { staff: 403, ...MINE },
+      },
+    ],
+  ),
 ];
 
 /** Raw bytes Node's HTTP parser itself refuses: answered by the clientError handler. */

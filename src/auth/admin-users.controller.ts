@@ -53,25 +53,41 @@ export class AdminUsersController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Creates a user (no password → unusable password)' })
+  @ApiOperation({
+    summary: 'Creates a user (no password → unusable password)',
+    description:
+      "The password must pass Django's validators (400 lists every reason); only superusers may create staff or superusers (403).",
+  })
   @ApiCreatedResponse({ type: AdminUserDoc })
-  @ApiErrors(400, 409)
-  async create(@Body() dto: CreateUserDto): Promise<AdminUserView> {
-    return toAdminView(await this.users.create(dto));
+  @ApiErrors(400, 403, 409)
+  async create(@Body() dto: CreateUserDto, @CurrentUser() me: User): Promise<AdminUserView> {
+    return toAdminView(await this.users.create(dto, me));
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Changes names, email, flags or password' })
+  @ApiOperation({
+    summary: 'Changes names, email, flags or password',
+    description:
+      "Superusers alone grant or remove staff/superuser status and change another staff member's account (403); nobody deactivates or demotes themselves (400); the last active superuser stays (409). A password must pass Django's validators (400 lists every reason).",
+  })
   @ApiOkResponse({ type: AdminUserDoc })
-  @ApiErrors(400, 404, 409)
-  async update(@Param('id', idPipe) id: number, @Body() dto: UpdateUserDto): Promise<AdminUserView> {
-    return toAdminView(await this.users.update(id, dto));
+  @ApiErrors(400, 403, 404, 409)
+  async update(
+    @Param('id', idPipe) id: number,
+    @Body() dto: UpdateUserDto,
+    @CurrentUser() me: User,
+  ): Promise<AdminUserView> {
+    return toAdminView(await this.users.update(id, dto, me));
   }
 
   @Delete(':id')
-  @ApiOperation({ summary: 'Deletes a user and their sessions' })
+  @ApiOperation({
+    summary: 'Deletes a user and their sessions',
+    description:
+      'Not yourself (400); staff accounts only by a superuser (403); never the last active superuser (409).',
+  })
   @ApiNoContentResponse()
-  @ApiErrors(400, 404)
+  @ApiErrors(400, 403, 404, 409)
   @HttpCode(204)
   async remove(@Param('id', idPipe) id: number, @CurrentUser() me: User): Promise<void> {
     await this.users.remove(id, me);

@@ -15,6 +15,7 @@ import { LoginFailure } from './lockouts/login-failure.entity';
 import { LoginFailurePurgeJob } from './lockouts/login-failure-purge.job';
 import { LoginFailureStore } from './lockouts/login-failure.store';
 import { PasswordHasher } from './password-hasher';
+import { PasswordValidator } from './password-validation';
 import { Pbkdf2Pool } from './pbkdf2-pool';
 import { SessionPurgeJob } from './session-purge.job';
 import { Group, UserGroup } from './group.entity';
@@ -35,6 +36,7 @@ import { UsersService } from './users.service';
         new Pbkdf2Pool({ size: config.passwordHashThreads, commands, metrics }),
     },
     PasswordHasher,
+    PasswordValidator,
     SessionStore,
     UsersService,
     LoginThrottle,

@@ -42,6 +42,11 @@ export abstract class DomainException<K extends DomainErrorKind = DomainErrorKin
     return this.reason ? `${this.message}: ${this.reason}` : this.message;
   }
 
+  /** The HTTP `message`: the detail, or a list when there are several reasons (refused passwords). */
+  get messages(): string | string[] {
+    return this.detail;
+  }
+
   /** The HTTP status this kind is answered with, readable by callers that only hold the error. */
   get status(): number {
     return HTTP_STATUS_OF_KIND[this.kind];

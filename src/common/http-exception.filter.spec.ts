@@ -1,6 +1,7 @@
 import { ArgumentsHost, BadRequestException, Logger } from '@nestjs/common';
 import { AlertsError } from '../alerts/alerts.exception';
 import { AuthError } from '../auth/auth.exception';
+import { PasswordRejected } from '../auth/password-validation';
 import { CertsError } from '../ops/certs/certs.exception';
 import { VpnError } from '../ops/vpn/vpn.exception';
 import { DomainException, HTTP_STATUS_OF_KIND } from './domain.exception';
@@ -64,6 +65,18 @@ describe('HttpExceptionFilter', () => {
       expect(res.body).toEqual({ statusCode, error, message: message ?? err.message });
     },
   );
+
+  it('answers a refused password with every reason as the message list', () => {
+    const reasons = [
+      'This password is too short. It must contain at least 8 characters.',
+      'This password is too common.',
+    ];
+    expect(answer(new PasswordRejected(reasons)).body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: reasons,
+    });
+  });
 
   it('gives every kind a status and a 503 a Retry-After', () => {
     for (const [kind, status] of Object.entries(HTTP_STATUS_OF_KIND)) {

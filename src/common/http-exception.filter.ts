@@ -35,7 +35,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     let message: string | string[] = 'Internal server error';
     if (exception instanceof DomainException) {
       statusCode = exception.status;
-      message = exception.detail;
+      message = exception.messages;
     } else if (exception instanceof HttpException) {
       statusCode = exception.getStatus();
       const body = exception.getResponse();

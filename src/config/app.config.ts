@@ -115,6 +115,11 @@ export class AppEnv {
   @Max(64, { message: 'PASSWORD_HASH_THREADS must be an integer between 1 and 64' })
   PASSWORD_HASH_THREADS?: number;
 
+  @IsInt({ message: 'PASSWORD_MIN_LENGTH must be an integer between 1 and 4096' })
+  @Min(1, { message: 'PASSWORD_MIN_LENGTH must be an integer between 1 and 4096' })
+  @Max(4096, { message: 'PASSWORD_MIN_LENGTH must be an integer between 1 and 4096' })
+  PASSWORD_MIN_LENGTH: number = 8;
+
   @IsInt()
   @Min(60, { message: 'SESSION_COOKIE_AGE must be at least 60 (seconds)' })
   SESSION_COOKIE_AGE: number = 14 * 24 * 3600;
@@ -221,6 +226,8 @@ export class AppConfig {
   readonly passwordIterations: number;
   /** Threads hashing passwords at once (default: one core fewer than the machine has, at least 1). */
   readonly passwordHashThreads: number;
+  /** Django's MinimumLengthValidator: new passwords have at least this many characters. */
+  readonly passwordMinLength: number;
   readonly sessionCookieAge: number;
   readonly sessionCookieName: string;
   /** The Domain attribute (`.example.org` shares the login with sibling hosts); undefined: host-only. */
@@ -262,6 +269,7 @@ export class AppConfig {
     this.trustProxy = parseTrustProxy(parsed.TRUST_PROXY);
     this.passwordIterations = parsed.PASSWORD_ITERATIONS;
     this.passwordHashThreads = parsed.PASSWORD_HASH_THREADS ?? defaultHashThreads();
+    this.passwordMinLength = parsed.PASSWORD_MIN_LENGTH;
     this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
     this.sessionCookieName = parsed.SESSION_COOKIE_NAME;
     this.sessionCookieDomain = parsed.SESSION_COOKIE_DOMAIN?.toLowerCase();

@@ -86,6 +86,7 @@ describe('every documented variable rejects a bad value', () => {
     SESSION_COOKIE_DOMAIN: { value: 'https://example.org' },
     CSRF_COOKIE_NAME: { value: 'csrf;token' },
     CSRF_TRUSTED_ORIGINS: { value: 'www.example.org' },
+    PASSWORD_MIN_LENGTH: { value: '0' },
   };
   // Paths and program names may be almost anything; a NUL byte is what no path can hold.
   for (const name of documented)
