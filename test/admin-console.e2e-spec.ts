@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import request from 'supertest';
+import { UsersService } from '../src/auth/users.service';
 import { VpnService } from '../src/ops/vpn/vpn.service';
 import { startApp, TestApp } from './support/app';
 import { ARTIFACTS, chromiumAvailable, launchChromium } from './support/browser';
-import { createUser, login } from './support/users';
+import { anonymousCsrf, createUser, login } from './support/users';
 import { acmeToolsAvailable } from './support/pebble';
 import { EASYRSA, vpnToolsAvailable } from './support/vpn';
 
@@ -101,6 +102,7 @@ describeBrowser('admin console in Chromium', () => {
     const form = page.locator('#create-user');
     await form.locator('input[name=username]').fill('newbie');
     await form.locator('input[name=password]').fill('tulip-orbit-58');
+    await form.locator('input[name=confirmation]').fill('tulip-orbit-58');
     await form.locator('input[name=firstName]').fill('New');
     await form.locator('input[name=email]').fill('newbie@example.org');
     await form.locator('button[type=submit]').click();
@@ -148,4 +150,271 @@ describeBrowser('admin console in Chromium', () => {
     await page.locator('#view[data-tab="chat"]').waitFor({ timeout: 10_000 });
     await shot('chat');
   }, 30_000);
+});
+
+/**
+ * The Users tab in Chromium at phone and desktop sizes (issue 17): the password form with its
+ * confirmation and the validators' messages, confirmations before deactivating, removing staff and
+ * deleting, none of those on your own row, busy buttons, sentences, and what a staff member who is
+ * not a superuser is shown. Screenshots: test-artifacts/admin-users-*.png.
+ */
+const describeUsersBrowser = chromiumAvailable() ? describe : describe.skip;
+
+describeUsersBrowser('the Users tab in Chromium (password form, confirmations, phone and desktop)', () => {
+  let t: TestApp;
+  let browser: Browser;
+  const ROOT_PASSWORD = 'console-root-pw-91';
+  const CLERK_PASSWORD = 'console-clerk-pw-37';
+  const SIZES = [
+    ['desktop', { viewport: { width: 1280, height: 900 } }],
+    [
+      'phone',
+      { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+    ],
+  ] as const;
+
+  beforeAll(async () => {
+    t = await startApp({ CERT_RENEW_CRON: 'off', VPN_CRL_CRON: 'off' });
+    await createUser(t, {
+      username: 'root',
+      password: ROOT_PASSWORD,
+      isStaff: true,
+      isSuperuser: true,
+      firstName: 'Ada',
+    });
+    await createUser(t, {
+      username: 'clerk',
+      password: CLERK_PASSWORD,
+      isStaff: true,
+      email: 'clerk@example.org',
+    });
+    await createUser(t, { username: 'aide', password: 'console-aide-pw-52', isStaff: true });
+    for (const [size] of SIZES) {
+      await createUser(t, {
+        username: `joe-${size}`,
+        password: 'joe-old-pass-11',
+        firstName: 'Joe',
+        email: `joe@${size}.example`,
+      });
+      await createUser(t, { username: `staffer-${size}`, password: 'staffer-pass-11', isStaff: true });
+      await createUser(t, { username: `temp-${size}`, password: 'temp-pass-11' });
+    }
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  const users = () => t.app.get(UsersService);
+  const loginStatus = async (username: string, password: string) => {
+    const anon = await anonymousCsrf(t);
+    const res = await request(t.baseUrl)
+      .post('/auth/login')
+      .set('Cookie', anon.cookie)
+      .set('X-CSRFToken', anon.csrf)
+      .send({ username, password });
+    return res.status;
+  };
+
+  async function consoleAs(
+    options: (typeof SIZES)[number][1],
+    username: string,
+    password: string,
+  ): Promise<Page> {
+    const context = await browser.newContext(options);
+    const page = await context.newPage();
+    await page.goto(`${t.baseUrl}/admin/`);
+    await page.fill('input[name=username]', username);
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.locator('#view[data-tab="users"]').waitFor({ timeout: 10_000 });
+    return page;
+  }
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `admin-users-${name}.png`), fullPage: true });
+  const row = (page: Page, username: string) => page.locator(`tr[data-username="${username}"]`);
+  const buttonsOf = async (page: Page, username: string) =>
+    (await row(page, username).locator('td.actions button').allTextContents()).sort();
+
+  describe.each(SIZES)('at %s size', (size, options) => {
+    let page: Page;
+    beforeAll(async () => {
+      page = await consoleAs(options, 'root', ROOT_PASSWORD);
+    }, 30_000);
+    afterAll(() => page?.context().close());
+
+    it('your own row has no deactivate, remove or delete; others have them; the page fits the screen', async () => {
+      expect(await buttonsOf(page, 'root')).toEqual(['Change password', 'Edit']);
+      expect(await row(page, 'root').getAttribute('data-own')).toBe('true');
+      expect(await buttonsOf(page, `staffer-${size}`)).toEqual(
+        ['Deactivate', 'Delete', 'Edit', 'Make superuser', 'Remove staff', 'Set password'].sort(),
+      );
+      expect(await buttonsOf(page, `joe-${size}`)).toEqual(
+        ['Deactivate', 'Delete', 'Edit', 'Make staff', 'Make superuser', 'Set password'].sort(),
+      );
+      const layout = await page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+        theadHeight: document.querySelector('table.cards thead')!.getBoundingClientRect().height,
+      }));
+      expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
+      // Every action button of a row is on screen (phone: the row is a card with its buttons inside).
+      for (const box of await Promise.all(
+        (await row(page, `joe-${size}`).locator('td.actions button').all()).map((b) => b.boundingBox()),
+      )) {
+        expect(box!.x).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width).toBeLessThanOrEqual(layout.innerWidth);
+      }
+      if (size === 'phone') {
+        expect(layout.theadHeight).toBeLessThanOrEqual(1); // column names move into each card
+        const label = await row(page, `joe-${size}`)
+          .locator('td[data-label="Email"]')
+          .evaluate((td) => getComputedStyle(td, '::before').content);
+        expect(label).toBe('"Email"');
+      } else expect(layout.theadHeight).toBeGreaterThan(10);
+      await shot(page, size);
+    }, 30_000);
+
+    it('sets a password through a form with a confirmation, showing Django’s messages and the busy state', async () => {
+      const username = `joe-${size}`;
+      const patches: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'PATCH') patches.push(r.url());
+      });
+      await row(page, username).getByRole('button', { name: 'Set password' }).click();
+      const dialog = page.locator('#password-dialog');
+      await dialog.waitFor({ state: 'visible' });
+      expect(await dialog.locator('h2').textContent()).toBe(`Set a password for ${username}`);
+
+      await dialog.locator('input[name=password]').fill('violet-anchor-93');
+      await dialog.locator('input[name=confirmation]').fill('violet-anchor-39');
+      await dialog.getByRole('button', { name: 'Set password' }).click();
+      await dialog.locator('#password-errors li').first().waitFor();
+      expect(await dialog.locator('#password-errors li').allTextContents()).toEqual([
+        'The two password fields didn’t match.',
+      ]);
+      expect(patches).toEqual([]); // checked in the page, nothing sent
+      await shot(page, `${size}-password-mismatch`);
+
+      await dialog.locator('input[name=password]').fill('12345');
+      await dialog.locator('input[name=confirmation]').fill('12345');
+      await dialog.getByRole('button', { name: 'Set password' }).click();
+      await dialog.locator('#password-errors li').nth(2).waitFor();
+      expect(await dialog.locator('#password-errors li').allTextContents()).toEqual([
+        'This password is too short. It must contain at least 8 characters.',
+        'This password is too common.',
+        'This password is entirely numeric.',
+      ]);
+      expect(patches).toHaveLength(1);
+      await shot(page, `${size}-password-refused`);
+
+      // Hold the next PATCH to see the busy state.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      await page.route('**/admin/users/*', async (route) => {
+        if (route.request().method() === 'PATCH') await held;
+        await route.continue();
+      });
+      await dialog.locator('input[name=password]').fill('granite-sparrow-17');
+      await dialog.locator('input[name=confirmation]').fill('granite-sparrow-17');
+      await dialog.locator('button[type=submit]').click();
+      const busy = dialog.locator('button[type=submit]');
+      await expect(busy.textContent()).resolves.toBe('Setting password…');
+      expect(await busy.isDisabled()).toBe(true);
+      await shot(page, `${size}-password-busy`);
+      release();
+      await dialog.waitFor({ state: 'detached' });
+      await page.unroute('**/admin/users/*');
+      await page
+        .locator('#flash', { hasText: `Password set for ${username}. Their sessions have ended.` })
+        .waitFor();
+      expect(await loginStatus(username, 'granite-sparrow-17')).toBe(200);
+      expect(await loginStatus(username, 'joe-old-pass-11')).toBe(401);
+    }, 60_000);
+
+    it('asks before deactivating; Cancel changes nothing, Deactivate does', async () => {
+      const username = `joe-${size}`;
+      await row(page, username).getByRole('button', { name: 'Deactivate' }).click();
+      const dialog = page.locator('#confirm-dialog');
+      await dialog.waitFor({ state: 'visible' });
+      expect(await dialog.locator('.question').textContent()).toBe(`Deactivate ${username}?`);
+      await shot(page, `${size}-confirm-deactivate`);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      expect((await users().findByUsername(username))!.isActive).toBe(true);
+
+      await row(page, username).getByRole('button', { name: 'Deactivate' }).click();
+      await page.locator('#confirm-dialog').getByRole('button', { name: 'Deactivate' }).click();
+      await page.locator('#flash', { hasText: `${username} deactivated.` }).waitFor();
+      expect((await users().findByUsername(username))!.isActive).toBe(false);
+      await row(page, username).getByRole('button', { name: 'Activate' }).waitFor();
+    }, 30_000);
+
+    it('asks before removing staff status and before deleting', async () => {
+      await row(page, `staffer-${size}`).getByRole('button', { name: 'Remove staff' }).click();
+      const confirm = page.locator('#confirm-dialog');
+      expect(await confirm.locator('.question').textContent()).toBe(`Remove staffer-${size}'s staff status?`);
+      await confirm.getByRole('button', { name: 'Remove staff' }).click();
+      await page.locator('#flash', { hasText: `staffer-${size} is no longer staff.` }).waitFor();
+      expect((await users().findByUsername(`staffer-${size}`))!.isStaff).toBe(false);
+
+      await row(page, `temp-${size}`).getByRole('button', { name: 'Delete' }).click();
+      expect(await page.locator('#confirm-dialog .question').textContent()).toBe(`Delete temp-${size}?`);
+      await shot(page, `${size}-confirm-delete`);
+      await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete' }).click();
+      await page.locator('#flash', { hasText: `temp-${size} deleted.` }).waitFor();
+      expect(await users().findByUsername(`temp-${size}`)).toBeNull();
+      expect(await row(page, `temp-${size}`).count()).toBe(0);
+    }, 30_000);
+
+    it('creating a user: a mismatch is caught in the page, a weak password is refused in a sentence', async () => {
+      const form = page.locator('#create-user');
+      await form.locator('input[name=username]').fill(`weak-${size}`);
+      await form.locator('input[name=password]').fill('1234');
+      await form.locator('input[name=confirmation]').fill('4321');
+      await form.locator('button[type=submit]').click();
+      await page
+        .locator('#create-user-error', { hasText: 'The two password fields didn’t match.' })
+        .waitFor();
+      await form.locator('input[name=confirmation]').fill('1234');
+      await form.locator('button[type=submit]').click();
+      await page
+        .locator('#flash.bad', {
+          hasText: `Could not create user weak-${size}: This password is too short. It must contain at least 8 characters. This password is too common. This password is entirely numeric.`,
+        })
+        .waitFor();
+      expect(await form.locator('input[name=username]').inputValue()).toBe(`weak-${size}`); // kept
+      expect(await users().findByUsername(`weak-${size}`)).toBeNull();
+      await shot(page, `${size}-create-refused`);
+      await form.locator('input[name=password]').fill('lantern-quiet-55');
+      await form.locator('input[name=confirmation]').fill('lantern-quiet-55');
+      await form.locator('button[type=submit]').click();
+      await page.locator('#flash', { hasText: `User weak-${size} created.` }).waitFor();
+      await row(page, `weak-${size}`).waitFor();
+    }, 30_000);
+
+    it('a staff member who is not a superuser sees only what they may do', async () => {
+      const clerk = await consoleAs(options, 'clerk', CLERK_PASSWORD);
+      try {
+        // Other staff accounts, a superuser's included: nothing to do there.
+        expect(await buttonsOf(clerk, 'root')).toEqual([]);
+        expect(await buttonsOf(clerk, 'aide')).toEqual([]);
+        // An ordinary user (staffer lost staff status above): everything but granting status.
+        expect(await buttonsOf(clerk, `staffer-${size}`)).toEqual([
+          'Deactivate',
+          'Delete',
+          'Edit',
+          'Set password',
+        ]);
+        expect(await buttonsOf(clerk, 'clerk')).toEqual(['Change password', 'Edit']);
+        expect(await buttonsOf(clerk, `joe-${size}`)).toEqual(['Activate', 'Delete', 'Edit', 'Set password']);
+        expect(await clerk.locator('#create-user input[name=isStaff]').count()).toBe(0);
+        await shot(clerk, `${size}-not-superuser`);
+      } finally {
+        await clerk.context().close();
+      }
+    }, 30_000);
+  });
 });

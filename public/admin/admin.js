@@ -29,7 +29,11 @@ async function api(method, path, body) {
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (res.status === 401) location.reload();
-  if (!res.ok) throw new Error((data && [].concat(data.message).join('; ')) || `HTTP ${res.status}`);
+  if (!res.ok) {
+    const messages = data && data.message !== undefined ? [].concat(data.message) : [`HTTP ${res.status}`];
+    // err.messages keeps them apart (the password validators' reasons, one per line in a form).
+    throw Object.assign(new Error(messages.join('; ')), { messages });
+  }
   return data;
 }
 
@@ -60,7 +64,11 @@ function h(spec, attrs = {}, ...children) {
 
 const tag = (value) => h('span.tag.' + String(value).replace(/[^\w-]/g, ''), { text: value });
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
-const table = (headers, rows) => h('table', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { text: t })))), h('tbody', {}, rows));
+/** On a phone each row becomes a card whose cells carry their column's name (data-label, admin.css). */
+const table = (headers, rows) => {
+  for (const row of rows) [...row.children].forEach((cell, i) => { if (headers[i]) cell.dataset.label = headers[i]; });
+  return h('table.cards', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { text: t })))), h('tbody', {}, rows));
+};
 
 /** Runs an action, reports its outcome, re-renders the tab. */
 async function act(label, fn) {
@@ -78,41 +86,173 @@ function formValues(form) {
 }
 
 // ---------- Users
+// Who may do what (the server decides; the console only shows what the viewer may do): superusers
+// manage everyone, other staff manage ordinary users; nobody deactivates, demotes or deletes themselves.
+let viewer = null;
+const whoAmI = async () => (viewer ??= await api('GET', '/auth/me'));
+const isStaffAccount = (u) => u.isStaff || u.isSuperuser;
+const mayManage = (me, u) => u.id === me.id || me.isSuperuser || !isStaffAccount(u);
+
+/** Error messages as sentences: each ends with a full stop, joined by spaces. */
+const sentences = (messages) => messages.map((m) => (/[.!?]$/.test(m) ? m : `${m}.`)).join(' ');
+const errorMessages = (err) => err.messages || [err.message];
+
+/**
+ * Runs one user action: its button disabled and saying what it does meanwhile, then a sentence for
+ * the outcome ("User alice created." / "Could not create user alice: …"). Re-renders after a success;
+ * after a failure the form keeps what was typed. Returns whether it worked.
+ */
+async function perform({ button, busy, done, failed }, fn) {
+  const label = button?.textContent;
+  if (button) { button.disabled = true; button.textContent = busy; button.setAttribute('aria-busy', 'true'); }
+  try {
+    await fn();
+  } catch (err) {
+    flash(`${failed}: ${sentences(errorMessages(err))}`, true);
+    return false;
+  } finally {
+    if (button?.isConnected) { button.disabled = false; button.textContent = label; button.removeAttribute('aria-busy'); }
+  }
+  flash(done);
+  await render();
+  return true;
+}
+
+/** A modal dialog in the page (a screenshot shows it, unlike window.confirm); resolves true on confirm. */
+function ask(question, detail, confirmLabel) {
+  return new Promise((resolve) => {
+    const dialog = h('dialog#confirm-dialog.dialog', { 'aria-labelledby': 'confirm-question' },
+      h('form', { method: 'dialog' },
+        h('p#confirm-question.question', { text: question }), h('p.muted', { text: detail }),
+        h('p.buttons', {},
+          h('button.secondary', { type: 'submit', value: 'cancel', text: 'Cancel' }),
+          h('button.danger', { type: 'submit', value: 'confirm', text: confirmLabel }))));
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(dialog.returnValue === 'confirm'); });
+    document.body.append(dialog);
+    dialog.showModal();
+    dialog.querySelector('button.secondary').focus();
+  });
+}
+
+/** Asks, then performs: for deactivating, removing staff or superuser status, deleting. */
+async function confirmThen(button, { question, detail, confirmLabel, busy, done, failed }, fn) {
+  if (await ask(question, detail, confirmLabel)) await perform({ button, busy, done, failed }, fn);
+}
+
+/** Django's SetPasswordForm: new password twice; the validators' messages shown in the form. */
+function passwordDialog(u, me) {
+  const own = u.id === me.id;
+  const errors = h('ul#password-errors.error', { role: 'alert', hidden: true });
+  const show = (messages) => { errors.replaceChildren(...messages.map((m) => h('li', { text: m }))); errors.hidden = messages.length === 0; };
+  const submit = h('button', { type: 'submit', text: 'Set password' });
+  const dialog = h('dialog#password-dialog.dialog', { 'aria-labelledby': 'password-title' });
+  const form = h('form#password-form', { onsubmit: async (e) => {
+      e.preventDefault();
+      const { password, confirmation } = formValues(e.target);
+      if (password !== confirmation) return show(['The two password fields didn’t match.']);
+      show([]);
+      submit.disabled = true; submit.textContent = 'Setting password…'; submit.setAttribute('aria-busy', 'true');
+      try {
+        await api('PATCH', `/admin/users/${u.id}`, { password });
+      } catch (err) {
+        show(errorMessages(err));
+        return;
+      } finally {
+        submit.disabled = false; submit.textContent = 'Set password'; submit.removeAttribute('aria-busy');
+      }
+      dialog.close();
+      if (own) return location.reload(); // a new password ends one's own sessions too
+      flash(`Password set for ${u.username}. Their sessions have ended.`);
+      await render();
+    } },
+    h('h2#password-title', { text: own ? 'Change your password' : `Set a password for ${u.username}` }),
+    h('label', {}, 'New password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'new-password', maxlength: 4096 })),
+    h('label', {}, 'New password again', h('input', { name: 'confirmation', type: 'password', required: true, autocomplete: 'new-password', maxlength: 4096 })),
+    h('p.muted', { text: 'At least 8 characters, not entirely numeric, not a common password, not like the name or email.' }),
+    errors,
+    h('p.buttons', {}, h('button.secondary', { type: 'button', text: 'Cancel', onclick: () => dialog.close() }), submit));
+  dialog.append(form);
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+function userActions(u, me) {
+  const own = u.id === me.id;
+  const patch = (body) => () => api('PATCH', `/admin/users/${u.id}`, body);
+  const actions = [];
+  if (mayManage(me, u)) {
+    actions.push(h('button.secondary', { type: 'button', text: 'Edit', onclick: () => editUser(u) }));
+    actions.push(h('button.secondary', { type: 'button', text: own ? 'Change password' : 'Set password', onclick: () => passwordDialog(u, me) }));
+  }
+  if (me.isSuperuser && !own) {
+    actions.push(u.isStaff
+      ? h('button.secondary', { type: 'button', text: 'Remove staff', onclick: (e) => confirmThen(e.currentTarget,
+          { question: `Remove ${u.username}'s staff status?`, detail: 'They will no longer reach this console.', confirmLabel: 'Remove staff',
+            busy: 'Removing…', done: `${u.username} is no longer staff.`, failed: `Could not remove ${u.username}'s staff status` }, patch({ isStaff: false })) })
+      : h('button.secondary', { type: 'button', text: 'Make staff', onclick: (e) => perform({ button: e.currentTarget, busy: 'Saving…',
+          done: `${u.username} is now staff.`, failed: `Could not make ${u.username} staff` }, patch({ isStaff: true })) }));
+    actions.push(u.isSuperuser
+      ? h('button.secondary', { type: 'button', text: 'Remove superuser', onclick: (e) => confirmThen(e.currentTarget,
+          { question: `Remove ${u.username}'s superuser status?`, detail: 'They keep what staff may do, nothing more.', confirmLabel: 'Remove superuser',
+            busy: 'Removing…', done: `${u.username} is no longer a superuser.`, failed: `Could not remove ${u.username}'s superuser status` }, patch({ isSuperuser: false })) })
+      : h('button.secondary', { type: 'button', text: 'Make superuser', onclick: (e) => perform({ button: e.currentTarget, busy: 'Saving…',
+          done: `${u.username} is now a superuser.`, failed: `Could not make ${u.username} a superuser` }, patch({ isSuperuser: true, isStaff: true })) }));
+  }
+  if (mayManage(me, u) && !own) {
+    actions.push(u.isActive
+      ? h('button.danger', { type: 'button', text: 'Deactivate', onclick: (e) => confirmThen(e.currentTarget,
+          { question: `Deactivate ${u.username}?`, detail: 'They are logged out everywhere and cannot log in until activated again.', confirmLabel: 'Deactivate',
+            busy: 'Deactivating…', done: `${u.username} deactivated.`, failed: `Could not deactivate ${u.username}` }, patch({ isActive: false })) })
+      : h('button', { type: 'button', text: 'Activate', onclick: (e) => perform({ button: e.currentTarget, busy: 'Activating…',
+          done: `${u.username} activated.`, failed: `Could not activate ${u.username}` }, patch({ isActive: true })) }));
+    actions.push(h('button.danger', { type: 'button', text: 'Delete', onclick: (e) => confirmThen(e.currentTarget,
+      { question: `Delete ${u.username}?`, detail: 'The account is removed for good; deactivating keeps it.', confirmLabel: 'Delete',
+        busy: 'Deleting…', done: `${u.username} deleted.`, failed: `Could not delete ${u.username}` }, () => api('DELETE', `/admin/users/${u.id}`)) }));
+  }
+  return actions;
+}
+
 async function usersTab() {
+  const me = await whoAmI();
   const search = new URLSearchParams(location.hash.split('?')[1] || '').get('q') || '';
   const { results, count } = await api('GET', `/admin/users?limit=200${search ? `&search=${encodeURIComponent(search)}` : ''}`);
   const searchForm = h('form.inline', { role: 'search', onsubmit: (e) => { e.preventDefault(); location.hash = `#users?q=${encodeURIComponent(formValues(e.target).q)}`; } },
     h('input', { name: 'q', value: search, placeholder: 'search users', 'aria-label': 'Search users' }), h('button', { type: 'submit', text: 'Search' }));
+  const createError = h('p#create-user-error.error', { role: 'alert', hidden: true });
   const create = h('form.inline#create-user', { onsubmit: (e) => { e.preventDefault(); const v = formValues(e.target);
-      act(`User ${v.username} created`, () => api('POST', '/admin/users', { username: v.username, password: v.password || undefined, email: v.email, firstName: v.firstName, lastName: v.lastName, isStaff: v.isStaff === 'on' })); } },
-    h('input', { name: 'username', placeholder: 'username', required: true, 'aria-label': 'Username' }),
+      createError.hidden = true;
+      if (v.password !== v.confirmation) { createError.textContent = 'The two password fields didn’t match.'; createError.hidden = false; return; }
+      perform({ button: e.submitter, busy: 'Creating…', done: `User ${v.username} created.`, failed: `Could not create user ${v.username}` },
+        () => api('POST', '/admin/users', { username: v.username, password: v.password || undefined, email: v.email, firstName: v.firstName, lastName: v.lastName, isStaff: v.isStaff === 'on' || undefined })); } },
+    h('input', { name: 'username', placeholder: 'username', required: true, 'aria-label': 'Username', maxlength: 150 }),
     h('input', { name: 'password', type: 'password', placeholder: 'password', 'aria-label': 'Password', autocomplete: 'new-password' }),
+    h('input', { name: 'confirmation', type: 'password', placeholder: 'password again', 'aria-label': 'Password again', autocomplete: 'new-password' }),
     h('input', { name: 'firstName', placeholder: 'first name', 'aria-label': 'First name' }),
     h('input', { name: 'lastName', placeholder: 'last name', 'aria-label': 'Last name' }),
     h('input', { name: 'email', type: 'email', placeholder: 'email', 'aria-label': 'Email' }),
-    h('label', {}, h('input', { name: 'isStaff', type: 'checkbox' }), ' staff'),
+    me.isSuperuser ? h('label', {}, h('input', { name: 'isStaff', type: 'checkbox' }), ' staff') : null,
     h('button', { type: 'submit', text: 'Create user' }));
-  const rows = results.map((u) => h('tr', { 'data-username': u.username },
-    h('td', { text: u.username }), h('td', { text: u.fullName }), h('td', { text: u.email }),
+  const rows = results.map((u) => h('tr', { 'data-username': u.username, 'data-own': u.id === me.id ? 'true' : undefined },
+    h('td', {}, h('strong', { text: u.username }), u.id === me.id ? h('span.muted', { text: ' (you)' }) : ''), h('td', { text: u.fullName }), h('td', { text: u.email }),
     h('td', {}, u.isStaff ? tag('staff') : '', u.isSuperuser ? tag('superuser') : ''),
     h('td', {}, tag(u.isActive ? 'active' : 'inactive')), h('td', { text: when(u.lastLogin) }),
-    h('td.actions', {},
-      h('button.secondary', { type: 'button', text: 'Edit', onclick: () => editUser(u) }),
-      h('button.secondary', { type: 'button', text: 'Set password', onclick: () => { const p = prompt(`New password for ${u.username}`); if (p) act(`Password set for ${u.username}`, () => api('PATCH', `/admin/users/${u.id}`, { password: p })); } }),
-      h('button.secondary', { type: 'button', text: u.isStaff ? 'Remove staff' : 'Make staff', onclick: () => act(`${u.username} updated`, () => api('PATCH', `/admin/users/${u.id}`, { isStaff: !u.isStaff })) }),
-      h(u.isActive ? 'button.danger' : 'button', { type: 'button', text: u.isActive ? 'Deactivate' : 'Activate', onclick: () => act(`${u.username} ${u.isActive ? 'deactivated' : 'activated'}`, () => api('PATCH', `/admin/users/${u.id}`, { isActive: !u.isActive })) }))));
+    h('td.actions', {}, userActions(u, me))));
   return [h('section', {}, h('h2', { text: `Users (${count})` }), searchForm, h('br'), table(['Username', 'Name', 'Email', 'Flags', 'Status', 'Last login', ''], rows)),
-    h('section', {}, h('h2', { text: 'New user' }), create)];
+    h('section', {}, h('h2', { text: 'New user' }),
+      h('p.muted', { text: 'Without a password the account cannot log in until one is set.' }), create, createError)];
 }
 
 function editUser(u) {
-  const form = h('form.inline', { onsubmit: (e) => { e.preventDefault(); const v = formValues(e.target);
-      act(`${u.username} saved`, () => api('PATCH', `/admin/users/${u.id}`, { firstName: v.firstName, lastName: v.lastName, email: v.email })); } },
+  const form = h('form.inline#edit-user', { onsubmit: (e) => { e.preventDefault(); const v = formValues(e.target);
+      perform({ button: e.submitter, busy: 'Saving…', done: `${u.username} saved.`, failed: `Could not save ${u.username}` },
+        () => api('PATCH', `/admin/users/${u.id}`, { firstName: v.firstName, lastName: v.lastName, email: v.email })); } },
     h('input', { name: 'firstName', value: u.firstName, 'aria-label': 'First name' }),
     h('input', { name: 'lastName', value: u.lastName, 'aria-label': 'Last name' }),
     h('input', { name: 'email', type: 'email', value: u.email, 'aria-label': 'Email' }),
     h('button', { type: 'submit', text: 'Save' }), h('button.secondary', { type: 'button', text: 'Cancel', onclick: () => render() }));
   view.prepend(h('section', {}, h('h2', { text: `Edit ${u.username}` }), form));
+  form.querySelector('input').focus();
 }
 
 // ---------- Certificates
