@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AlertsModule } from './alerts/alerts.module';
 import { AuthModule } from './auth/auth.module';
+import { TwoFactorModule } from './auth/two-factor/two-factor.module';
 import { ChatModule } from './chat/chat.module';
 import { CommandRunner, ExecFileCommandRunner } from './common/command-runner';
 import { LoggingModule } from './common/logging.module';
@@ -54,6 +55,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         AuthModule,
+        TwoFactorModule,
         ChatModule,
         CertsModule,
         AlertsModule,

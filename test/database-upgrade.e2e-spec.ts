@@ -218,6 +218,8 @@ describe.each(databaseVariants().map((v) => v.name as 'sqlite' | 'postgres'))(
         'live_login_failure',
         'live_migrations',
         'live_ops_alert',
+        'live_recovery_code',
+        'live_totp_device',
         'live_vpn_audit',
         'live_vpn_client',
       ]);
@@ -240,6 +242,8 @@ describe.each(databaseVariants().map((v) => v.name as 'sqlite' | 'postgres'))(
           'live_login_failure_id_seq',
           'live_migrations_id_seq',
           'live_ops_alert_id_seq',
+          'live_recovery_code_id_seq',
+          'live_totp_device_id_seq',
           'live_vpn_audit_id_seq',
         ]);
       }

@@ -1,9 +1,11 @@
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/openapi';
 import { CsrfDoc, PublicUserDoc } from './users.api';
-import { LoginDto } from './users.dto';
+import { ApiOtpRequired } from './two-factor/two-factor.api';
+import { LoginBodyDoc } from './two-factor/two-factor.dto';
+import { PasswordOrCodeGuard } from './two-factor/login-step.guard';
+import { TwoFactorLogin } from './two-factor/two-factor.login';
 import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { AppConfig } from '../config/app.config';
 import { LiveRequest } from './auth.types';
@@ -22,6 +24,7 @@ export class AuthController {
     private readonly sessions: SessionStore,
     private readonly users: UsersService,
     private readonly config: AppConfig,
+    private readonly twoFactorLogin: TwoFactorLogin,
   ) {}
 
   /**
@@ -44,18 +47,29 @@ export class AuthController {
   }
 
   @Post('login')
-  @ApiOperation({ summary: 'Logs in: sets a fresh session cookie (and rotates the CSRF token)' })
-  @ApiBody({ type: LoginDto })
+  @ApiOperation({
+    summary: 'Logs in: sets a fresh session cookie (and rotates the CSRF token)',
+    description:
+      'An account with two-factor needs its code too: `{username, password}` answers 401 with ' +
+      '`otp_required: true` and sets the short-lived `live_otp_pending` cookie; then `{code}` logs in. ' +
+      'Or send `{username, password, code}` in one call.',
+  })
+  @ApiBody({ type: LoginBodyDoc })
   @ApiOkResponse({ type: PublicUserDoc })
-  @ApiErrors(400, 401, 403, 429)
+  @ApiErrors(400, 403, 429)
+  @ApiOtpRequired(
+    401,
+    'Wrong username or password; or, with `otp_required: true`, the password was right and the code is ' +
+      'missing or wrong (send `{code}`); or the pending two-factor login lapsed',
+  )
   @HttpCode(200)
   @CsrfAlways()
-  @UseGuards(LoginBodyGuard, AuthGuard('local'))
+  @UseGuards(LoginBodyGuard, PasswordOrCodeGuard)
   async login(@Req() req: LiveRequest, @Res({ passthrough: true }) res: Response): Promise<PublicUser> {
-    const user = req.user as User;
+    const { user, otpDeviceId } = await this.twoFactorLogin.finish(req, res);
     // A fresh key at login: a session id planted before login is worthless after it.
     if (req.sessionKey) await this.sessions.delete(req.sessionKey);
-    const session = await this.sessions.create(user);
+    const session = await this.sessions.create(user, otpDeviceId);
     await this.users.recordLogin(user);
     setSessionCookie(this.config, req, res, session.sessionKey);
     setCsrfCookie(this.config, req, res, newCsrfToken()); // Django rotates the CSRF token at login too

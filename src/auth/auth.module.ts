@@ -46,7 +46,7 @@ import { UsersService } from './users.service';
     SessionPurgeJob,
     { provide: APP_GUARD, useClass: CsrfGuard },
   ],
-  exports: [SessionStore, UsersService],
+  exports: [SessionStore, UsersService, LoginThrottle],
 })
 export class AuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -10,4 +10,6 @@ export interface LiveRequest extends Request {
   /** The logged-in, active user, or null for anonymous requests. */
   currentUser: User | null;
   sessionKey?: string;
+  /** The two-factor device whose code this session passed (null: password only). */
+  otpDeviceId?: number | null;
 }

@@ -3,6 +3,8 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import type { LiveRequest } from './auth.types';
 import { LoginDto } from './users.dto';
+import { codeProblem } from './two-factor/codes';
+import { isCodeStep } from './two-factor/login-step.guard';
 
 /**
  * Guards run before pipes, so the login body is validated here, ahead of the Passport guard
@@ -15,9 +17,13 @@ export class LoginBodyGuard implements CanActivate {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new BadRequestException('Expected a JSON object {username, password}');
     }
-    const unknown = Object.keys(body).filter((k) => k !== 'username' && k !== 'password');
+    const unknown = Object.keys(body).filter((k) => k !== 'username' && k !== 'password' && k !== 'code');
     if (unknown.length > 0)
       throw new BadRequestException(unknown.map((k) => `property ${k} should not exist`));
+    // Two-factor: `{code}` alone after the password step, or with the credentials in one call.
+    const codeError = 'code' in body ? codeProblem(body.code) : null;
+    if (codeError) throw new BadRequestException([codeError]);
+    if (isCodeStep(body)) return true;
     const errors = validateSync(plainToInstance(LoginDto, body));
     if (errors.length > 0) {
       throw new BadRequestException(errors.flatMap((e) => Object.values(e.constraints ?? {})));

@@ -17,7 +17,9 @@ export class SessionMiddleware implements NestMiddleware {
     try {
       req.cookies = req.headers.cookie ? parse(req.headers.cookie) : {};
       req.sessionKey = req.cookies[this.config.sessionCookieName];
-      req.currentUser = await this.sessions.userFor(req.sessionKey);
+      const session = await this.sessions.resolve(req.sessionKey);
+      req.currentUser = session?.user ?? null;
+      req.otpDeviceId = session?.otpDeviceId ?? null;
       next();
     } catch (err) {
       next(err);

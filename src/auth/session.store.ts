@@ -26,6 +26,12 @@ export function newSessionKey(): string {
   return key.length === 32 ? key : newSessionKey();
 }
 
+/**
+ * The session field naming the two-factor device whose code the login passed, as django-otp keeps
+ * `otp_device_id` (a name of live's own, so a site running django-otp does not misread it).
+ */
+export const OTP_DEVICE_SESSION_KEY = 'live_otp_device_id';
+
 /** The backend Django records for a password login (live checks passwords the same way). */
 const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend';
 
@@ -47,10 +53,11 @@ export class SessionStore {
     private readonly config: AppConfig,
   ) {}
 
-  async create(user: User): Promise<Session> {
+  /** `otpDeviceId`: the two-factor device whose code this login passed (see OTP_DEVICE_SESSION_KEY). */
+  async create(user: User, otpDeviceId: number | null = null): Promise<Session> {
     const session = this.sessions.create({
       sessionKey: newSessionKey(),
-      sessionData: this.encode(user),
+      sessionData: this.encode(user, otpDeviceId),
       expireDate: new Date(Date.now() + this.config.sessionCookieAge * 1000),
     });
     await this.sessions.insert(session);
@@ -63,6 +70,11 @@ export class SessionStore {
    * session that does not verify is simply anonymous.
    */
   async userFor(sessionKey: string | undefined): Promise<User | null> {
+    return (await this.resolve(sessionKey))?.user ?? null;
+  }
+
+  /** userFor, with the two-factor device the session passed (null: a password-only session). */
+  async resolve(sessionKey: string | undefined): Promise<{ user: User; otpDeviceId: number | null } | null> {
     if (!sessionKey || !SESSION_KEY_PATTERN.test(sessionKey)) return null;
     const session = await this.sessions.findOneBy({ sessionKey });
     if (!session || session.expireDate.getTime() <= Date.now()) return null;
@@ -76,16 +88,19 @@ export class SessionStore {
     if (!Number.isSafeInteger(userId) || userId <= 0) return null; // an anonymous Django session
     const user = await this.users.findOneBy({ id: userId });
     if (!user || !user.isActive) return null;
-    return sessionAuthHashMatches(fields._auth_user_hash, user.password, this.keys()) ? user : null;
+    if (!sessionAuthHashMatches(fields._auth_user_hash, user.password, this.keys())) return null;
+    const otpDeviceId = Number(fields[OTP_DEVICE_SESSION_KEY]);
+    return { user, otpDeviceId: Number.isSafeInteger(otpDeviceId) && otpDeviceId > 0 ? otpDeviceId : null };
   }
 
   /** session_data for a new login, as Django's login() leaves it. */
-  private encode(user: User): string {
+  private encode(user: User, otpDeviceId: number | null): string {
     return signObject(
       {
         _auth_user_id: String(user.id),
         _auth_user_backend: MODEL_BACKEND,
         _auth_user_hash: sessionAuthHash(user.password, this.config.secretKey),
+        ...(otpDeviceId ? { [OTP_DEVICE_SESSION_KEY]: String(otpDeviceId) } : {}),
       },
       this.config.secretKey,
       SESSION_SALT,

@@ -68,8 +68,17 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (res.headersSent) return;
     if (statusCode === HttpStatus.SERVICE_UNAVAILABLE) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
-    res.status(statusCode).json({ statusCode, error: REASONS[statusCode] ?? 'Error', message });
+    // An answer asking for the second factor says so (auth's OtpRequiredException): clients branch on it.
+    const otp = exception instanceof HttpException && asksForOtp(exception.getResponse());
+    const body = { statusCode, error: REASONS[statusCode] ?? 'Error', message };
+    res.status(statusCode).json(otp ? { ...body, otp_required: true } : body);
   }
+}
+
+function asksForOtp(body: unknown): boolean {
+  return (
+    typeof body === 'object' && body !== null && (body as { otp_required?: unknown }).otp_required === true
+  );
 }
 
 function isBodyParserError(e: unknown): e is { status: number; type: string } {

@@ -124,6 +124,10 @@ export class AppEnv {
   @Min(60, { message: 'SESSION_COOKIE_AGE must be at least 60 (seconds)' })
   SESSION_COOKIE_AGE: number = 14 * 24 * 3600;
 
+  /** Staff two-factor: `optional` (staff choose to enrol) or `required` (staff must, before /admin). */
+  @IsIn(['optional', 'required'], { message: 'STAFF_2FA must be optional or required' })
+  STAFF_2FA: string = 'optional';
+
   // Django's cookie and CSRF settings, with its names and defaults (see cookie-settings.ts).
   @EnvRule('SESSION_COOKIE_NAME', sessionCookieNameProblem)
   SESSION_COOKIE_NAME: string = DEFAULT_SESSION_COOKIE_NAME;
@@ -229,6 +233,8 @@ export class AppConfig {
   /** Django's MinimumLengthValidator: new passwords have at least this many characters. */
   readonly passwordMinLength: number;
   readonly sessionCookieAge: number;
+  /** STAFF_2FA: with `required`, staff without a confirmed authenticator can only enrol. */
+  readonly staff2fa: 'optional' | 'required';
   readonly sessionCookieName: string;
   /** The Domain attribute (`.example.org` shares the login with sibling hosts); undefined: host-only. */
   readonly sessionCookieDomain: string | undefined;
@@ -271,6 +277,7 @@ export class AppConfig {
     this.passwordHashThreads = parsed.PASSWORD_HASH_THREADS ?? defaultHashThreads();
     this.passwordMinLength = parsed.PASSWORD_MIN_LENGTH;
     this.sessionCookieAge = parsed.SESSION_COOKIE_AGE;
+    this.staff2fa = parsed.STAFF_2FA as 'optional' | 'required';
     this.sessionCookieName = parsed.SESSION_COOKIE_NAME;
     this.sessionCookieDomain = parsed.SESSION_COOKIE_DOMAIN?.toLowerCase();
     this.sessionCookieSecure = parsed.SESSION_COOKIE_SECURE ?? null;

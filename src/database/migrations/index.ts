@@ -5,6 +5,7 @@ import { CreateChatMessages1764000004000 } from './1764000004000-CreateChatMessa
 import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
 import { DjangoBridge1764000006000 } from './1764000006000-DjangoBridge';
 import { CreateLoginFailures1764000007000 } from './1764000007000-CreateLoginFailures';
+import { CreateTwoFactorTables1764000008000 } from './1764000008000-CreateTwoFactorTables';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   CreateAlerts1764000005000,
   DjangoBridge1764000006000,
   CreateLoginFailures1764000007000,
+  CreateTwoFactorTables1764000008000,
 ];

@@ -5,6 +5,7 @@ import { createSuperuserCommand } from './createsuperuser.command';
 import { importDjangoUsersCommand } from './import-django-users.command';
 import { migrateCommand } from './migrate.command';
 import { renewCertsCommand } from './renew-certs.command';
+import { reset2faCommand } from './reset-2fa.command';
 import { unlockCommand } from './unlock.command';
 import { vpnInitCommand } from './vpn-init.command';
 
@@ -18,4 +19,5 @@ export const commands: ManageCommand[] = [
   renewCertsCommand,
   unlockCommand,
   vpnInitCommand,
+  reset2faCommand,
 ];
