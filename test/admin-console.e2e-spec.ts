@@ -132,6 +132,21 @@ describeBrowser('admin console in Chromium', () => {
     await shot('vpn');
   }, 60_000);
 
+  it('asks before revoking a VPN client', async () => {
+    const row = page.locator('tr[data-client="laptop-ada"]');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.locator('#confirm-dialog');
+    expect(await dialog.locator('.question').textContent()).toBe('Revoke laptop-ada?');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(await row.locator('.tag.VALID').count()).toBe(1);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('#flash', { hasText: 'laptop-ada revoked.' }).waitFor({ timeout: 30_000 });
+    await row.locator('.tag.REVOKED').waitFor();
+    await shot('vpn-revoked');
+  }, 60_000);
+
   it('triggers a certificate renewal and shows its outcome', async () => {
     await page.goto(`${t.baseUrl}/admin/#certs`);
     await page.locator('#view[data-tab="certs"]').waitFor({ timeout: 10_000 });
@@ -145,6 +160,13 @@ describeBrowser('admin console in Chromium', () => {
   it('shows alerts and chat rooms', async () => {
     await page.goto(`${t.baseUrl}/admin/#alerts`);
     await page.locator('#view[data-tab="alerts"]').waitFor({ timeout: 10_000 });
+    // No channel is configured here: the refusal reads as a sentence.
+    await page.getByRole('button', { name: 'Send a test alert' }).click();
+    await page
+      .locator('#flash.bad', {
+        hasText: 'Could not send a test alert: No alert channel is configured: set ALERT_WEBHOOK_URL',
+      })
+      .waitFor({ timeout: 10_000 });
     await shot('alerts');
     await page.goto(`${t.baseUrl}/admin/#chat`);
     await page.locator('#view[data-tab="chat"]').waitFor({ timeout: 10_000 });

@@ -70,17 +70,6 @@ const table = (headers, rows) => {
   return h('table.cards', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { text: t })))), h('tbody', {}, rows));
 };
 
-/** Runs an action, reports its outcome, re-renders the tab. */
-async function act(label, fn) {
-  try {
-    await fn();
-    flash(label);
-  } catch (err) {
-    flash(`${label} failed: ${err.message}`, true);
-  }
-  await render();
-}
-
 function formValues(form) {
   return Object.fromEntries(new FormData(form).entries());
 }
@@ -260,9 +249,9 @@ async function certsTab() {
   const { certificates, schedule, warnDays, lastRuns } = await api('GET', '/admin/certs');
   const runs = await api('GET', '/admin/certs/runs?limit=15');
   const progress = h('p#renew-progress.muted', { role: 'status' });
-  const renewButton = h('button#renew', { type: 'button', text: 'Renew now', onclick: () => startRun(progress, renewButton, () => api('POST', '/admin/certs/renew', {})) });
+  const renewButton = h('button#renew', { type: 'button', text: 'Renew now', onclick: () => startRun(progress, renewButton, 'Renewing…', () => api('POST', '/admin/certs/renew', {})) });
   const obtain = h('form.inline#obtain', { onsubmit: (e) => { e.preventDefault(); const v = formValues(e.target);
-      startRun(progress, renewButton, () => api('POST', '/admin/certs', { domains: v.domains.split(/[\s,]+/).filter(Boolean), email: v.email || undefined })); } },
+      startRun(progress, e.submitter, 'Obtaining…', () => api('POST', '/admin/certs', { domains: v.domains.split(/[\s,]+/).filter(Boolean), email: v.email || undefined })); } },
     h('input', { name: 'domains', placeholder: 'example.org www.example.org', required: true, 'aria-label': 'Domains', size: 32 }),
     h('input', { name: 'email', type: 'email', placeholder: 'account email (optional)', 'aria-label': 'Email' }),
     h('button', { type: 'submit', text: 'Obtain certificate' }));
@@ -284,23 +273,25 @@ async function certsTab() {
   ];
 }
 
-/** Starts a certbot run and shows its progress until it ends. */
-async function startRun(progress, button, start) {
+/** Starts a certbot run and shows its progress until it ends; its button says so meanwhile. */
+async function startRun(progress, button, busy, start) {
   button.disabled = true;
+  button.textContent = busy;
+  button.setAttribute('aria-busy', 'true');
   try {
     const { runId } = await start();
     const began = Date.now();
     for (;;) {
       const run = await api('GET', `/admin/certs/runs/${runId}`);
       if (run.outcome !== 'running') {
-        flash(`Run #${runId} ended: ${run.outcome}${run.reason ? ` — ${run.reason}` : ''}`, run.outcome === 'failed');
+        flash(`Run #${runId} ended: ${run.outcome}.${run.reason ? ` ${sentences([run.reason])}` : ''}`, run.outcome === 'failed');
         break;
       }
       progress.textContent = `Run #${runId} running… ${Math.round((Date.now() - began) / 1000)} s`;
       await new Promise((r) => setTimeout(r, 1000));
     }
   } catch (err) {
-    flash(err.message, true);
+    flash(`Could not start the certificate run: ${sentences(errorMessages(err))}`, true);
   }
   await render();
 }
@@ -313,7 +304,8 @@ async function vpnTab() {
     api('GET', '/admin/vpn/audit').catch(() => []),
   ]);
   const create = h('form.inline#create-vpn', { onsubmit: (e) => { e.preventDefault(); const { name } = formValues(e.target);
-      act(`VPN client ${name} created`, () => api('POST', '/admin/vpn/clients', { name })); } },
+      perform({ button: e.submitter, busy: 'Creating…', done: `VPN client ${name} created.`, failed: `Could not create VPN client ${name}` },
+        () => api('POST', '/admin/vpn/clients', { name })); } },
     h('input', { name: 'name', placeholder: 'client name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}', 'aria-label': 'Client name' }),
     h('button', { type: 'submit', text: 'Create client' }));
   const rows = clients.map((c) => h('tr', { 'data-client': c.name },
@@ -322,7 +314,10 @@ async function vpnTab() {
     h('td', { text: c.revokedBy ? `${c.revokedBy}, ${when(c.revokedAt)}` : '' }),
     h('td.actions', {},
       c.status === 'VALID' ? h('a', { href: `/admin/vpn/clients/${encodeURIComponent(c.name)}/profile`, download: `${c.name}.ovpn`, text: 'Download .ovpn' }) : '',
-      c.status === 'VALID' ? h('button.danger', { type: 'button', text: 'Revoke', onclick: () => { if (confirm(`Revoke ${c.name}? Their profile stops working.`)) act(`${c.name} revoked`, () => api('DELETE', `/admin/vpn/clients/${encodeURIComponent(c.name)}`)); } }) : '')));
+      c.status === 'VALID' ? h('button.danger', { type: 'button', text: 'Revoke', onclick: (e) => confirmThen(e.currentTarget,
+        { question: `Revoke ${c.name}?`, detail: 'Their profile stops working at once; this cannot be undone.', confirmLabel: 'Revoke',
+          busy: 'Revoking…', done: `${c.name} revoked.`, failed: `Could not revoke ${c.name}` },
+        () => api('DELETE', `/admin/vpn/clients/${encodeURIComponent(c.name)}`)) }) : '')));
   const auditRows = audit.slice(0, 50).map((a) => h('tr', {},
     h('td', { text: when(a.at) }), h('td', { text: a.actor }), h('td', { text: a.action }), h('td', { text: a.clientName || '' }), h('td', {}, tag(a.outcome)), h('td.muted', { text: a.detail || '' })));
   const statusText = status.error
@@ -338,7 +333,8 @@ async function vpnTab() {
 // ---------- Alerts
 async function alertsTab() {
   const { alerts } = await api('GET', '/admin/alerts?limit=100');
-  const test = h('button', { type: 'button', text: 'Send a test alert', onclick: () => act('Test alert sent', () => api('POST', '/admin/alerts/test')) });
+  const test = h('button', { type: 'button', text: 'Send a test alert', onclick: (e) => perform({ button: e.currentTarget, busy: 'Sending…',
+    done: 'Test alert sent.', failed: 'Could not send a test alert' }, () => api('POST', '/admin/alerts/test')) });
   const rows = alerts.map((a) => h('tr', {}, h('td', { text: when(a.createdAt) }), h('td', { text: a.event }), h('td', {}, tag(a.severity)),
     h('td', { text: a.subject }), h('td', { text: a.channel }), h('td', {}, tag(a.outcome)), h('td.muted', { text: a.error || '' })));
   return [h('section', {}, h('h2', { text: 'Alerts' }), h('p', {}, test), table(['When', 'Event', 'Severity', 'Subject', 'Channel', 'Outcome', 'Error'], rows))];
