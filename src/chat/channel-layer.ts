@@ -1,4 +1,5 @@
 import { ChatMessage } from './chat.protocol';
+import type { RoomControl, RoomControlListener } from './room-control';
 
 /** What travels through a room's group: a chat message or a change of who is present. */
 export type GroupEvent = { kind: 'message'; message: ChatMessage } | { kind: 'presence'; room: string };
@@ -41,6 +42,12 @@ export abstract class ChannelLayer {
   abstract setFlushHandler(handler: FlushHandler): void;
   /** 'up' for the in-memory layer; the Redis layer reports its connection. */
   abstract state(): 'up' | 'down';
+  /**
+   * A room's rules changed or a moderator acted: every instance's control listener hears it, this
+   * one's first and at once, whatever rooms they hold (see room-control.ts).
+   */
+  abstract controlSend(event: RoomControl): void;
+  abstract setControlListener(listener: RoomControlListener): void;
   async close(): Promise<void> {}
 }
 
@@ -75,5 +82,15 @@ export class InMemoryChannelLayer extends ChannelLayer {
 
   state(): 'up' {
     return 'up';
+  }
+
+  private controlListener: RoomControlListener = () => undefined;
+
+  controlSend(event: RoomControl): void {
+    this.controlListener(event);
+  }
+
+  setControlListener(listener: RoomControlListener): void {
+    this.controlListener = listener;
   }
 }

@@ -1,5 +1,6 @@
 import { ChatMessage } from './chat.protocol';
 import type { ChatSocket } from './chat-socket';
+import { ANONYMOUS_VISITOR, OPEN_ACCESS, RoomAccess, Visitor } from './room-rules';
 
 /** What the upgrade handler learned about a socket before accepting it. */
 export interface ChatJoin {
@@ -10,6 +11,10 @@ export interface ChatJoin {
   /** History to send on join: live.v1 clients get the default unless they ask; plain clients only if asked. */
   history: number | null;
   since: number | null;
+  /** What the room's rules let this socket do (absent: a room without rules, as before them). */
+  access?: RoomAccess;
+  /** Who it is as the rules see them (staff, groups), to decide again when the rules change. */
+  visitor?: Visitor;
 }
 
 /** One open chat socket as its room sees it: what the fan-out, the join replay and the ping read. */
@@ -21,6 +26,9 @@ export class ChatClient {
   lastSentId = 0;
   /** Answered the last ping. */
   alive = true;
+  /** What the room's rules let it do: read per posted frame (two fields), never by the fan-out. */
+  access: RoomAccess = OPEN_ACCESS;
+  visitor: Visitor = ANONYMOUS_VISITOR;
 
   constructor(
     readonly id: string,

@@ -2,17 +2,32 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ChatClient, ChatJoin } from './chat-client';
 import type { ChatLog } from './chat-log';
 import type { ChatConfig } from './chat.config';
-import { ChatMessage, CLOSE, encodeV1, parseClientFrame, refusedText, welcomeText } from './chat.protocol';
+import {
+  ChatMessage,
+  CLOSE,
+  encodeV1,
+  parseClientFrame,
+  refusedText,
+  ServerFrame,
+  welcomeText,
+} from './chat.protocol';
 import { FloodControl } from './flood-control';
 import { JoinReplay } from './join-replay';
+import { ModerationCommand, mutedFrame, roomDetails, untilIso } from './moderation.protocol';
 import { PresenceAnnouncer } from './presence-announcer';
 import { RoomHub } from './room-hub';
+import { isMuted, mutedText } from './room-rules';
 
 /** What a connection needs of the chat service: read per frame (a test may wrap `post`). */
 export interface ChatPoster {
   /** Shutting down: what sockets send now is not accepted. */
   readonly stopping: boolean;
   post(room: string, userId: number | null, name: string, text: string): ChatMessage;
+}
+
+/** Carries out a moderator's command sent on a socket: answers with `moderated` or an error frame, never rejects. */
+export interface SocketModeration {
+  fromSocket(client: ChatClient, command: ModerationCommand): Promise<ServerFrame>;
 }
 
 /** The pieces every connection shares; built once by ChatService. */
@@ -24,6 +39,8 @@ export interface ConnectionContext {
   readonly metrics: MetricsService;
   readonly config: Pick<ChatConfig, 'rate' | 'burst' | 'floodStrikes'>;
   readonly log: ChatLog;
+  /** Moderation commands from live.v1 sockets (set by ModerationService; absent: refused). */
+  moderation?: SocketModeration;
   /** The flood buckets' clock. */
   readonly now?: () => number;
 }
@@ -47,6 +64,8 @@ export class ChatConnection {
   open(join: ChatJoin): void {
     const { client, context } = this;
     const ws = client.ws;
+    if (join.access) client.access = join.access;
+    if (join.visitor) client.visitor = join.visitor;
     context.hub.join(client);
     const welcome = welcomeText(client.name);
     ws.send(
@@ -57,9 +76,12 @@ export class ChatConnection {
             name: client.name,
             user: client.userId,
             text: welcome,
+            ...roomDetails(client.access),
           })
         : welcome,
     );
+    if (client.v1 && isMuted(client.access, Date.now()))
+      context.hub.sendFrame(client, mutedFrame(client.room, client.access));
     context.replay.start(client, join);
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on('pong', () => (client.alive = true));
@@ -96,6 +118,10 @@ export class ChatConnection {
         context.hub.sendFrame(client, { type: 'error', code: 'bad_request', message: parsed });
         return;
       }
+      if ('command' in parsed) {
+        this.moderate(parsed.command);
+        return;
+      }
       text = parsed.text;
     }
     // The plain seed protocol has no error frame: a refused text is just not relayed.
@@ -104,8 +130,39 @@ export class ChatConnection {
       if (client.v1) context.hub.sendFrame(client, { type: 'error', code: 'bad_request', message: refused });
       return;
     }
+    // The room's rules and mutes, decided at join: two field reads unless this socket is restricted.
+    const access = client.access;
+    if (access.postRefusal !== null || access.mutedUntil !== 0) {
+      const refusal = this.refusal();
+      if (refusal) {
+        if (client.v1) context.hub.sendFrame(client, refusal);
+        return;
+      }
+    }
     context.metrics.chatMessagesReceived.inc();
     context.chat.post(client.room, client.userId, client.name, text);
+  }
+
+  /** Why this socket may not post now (the room's post rule, a mute), as a live.v1 error frame. */
+  private refusal(): ServerFrame | null {
+    const access = this.client.access;
+    if (access.postRefusal !== null) return { type: 'error', code: 'forbidden', message: access.postRefusal };
+    if (isMuted(access, Date.now()))
+      return { type: 'error', code: 'muted', message: mutedText(access), until: untilIso(access.mutedUntil) };
+    return null;
+  }
+
+  private moderate(command: ModerationCommand): void {
+    const { client, context } = this;
+    if (!client.access.moderator || !context.moderation) {
+      context.hub.sendFrame(client, {
+        type: 'error',
+        code: 'forbidden',
+        message: 'Only moderators of this room may do that',
+      });
+      return;
+    }
+    void context.moderation.fromSocket(client, command).then((frame) => context.hub.sendFrame(client, frame));
   }
 
   private onClose(code: number): void {
@@ -127,6 +184,9 @@ export function closeReasonLabel(code: number): string {
     1008: 'flood',
     1009: 'bad_frame_too_big',
     1013: 'slow_consumer',
+    [CLOSE.kicked.code]: 'kicked',
+    [CLOSE.banned.code]: 'banned',
+    [CLOSE.rulesChanged.code]: 'rules_changed',
   };
   return byCode[code] ?? 'other';
 }

@@ -6,14 +6,19 @@ import { displayName } from '../auth/user.entity';
 import { AppConfig } from '../config/app.config';
 import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
 import { ChatConfig } from './chat.config';
+import { ChatError } from './chat.exception';
 import { ANONYMOUS_NAME, CHAT_PATH, LIVE_V1, ROOM_PATTERN } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
+import { RoomPolicies } from './room-policies';
 
 export type UpgradeVerdict = { ok: true; join: ChatJoin } | { ok: false; status: number; message: string };
 
 interface Identity {
   userId: number | null;
   name: string;
+  /** is_staff or is_superuser: moderates every room (room rules). */
+  staff?: boolean;
+  superuser?: boolean;
 }
 
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -62,6 +67,7 @@ export class ChatUpgradeHandler {
     private readonly app: AppConfig,
     private readonly chat: ChatConfig,
     private readonly sessions: SessionStore,
+    private readonly policies: RoomPolicies,
   ) {}
 
   async check(req: IncomingMessage): Promise<UpgradeVerdict> {
@@ -110,9 +116,28 @@ export class ChatUpgradeHandler {
       if (!isDatabaseUnavailable(err)) throw err;
       return { ok: false, status: 503, message: `Database unavailable: ${describeDatabaseError(err)}` };
     }
+    // The room's rules and sanctions (cached per room): refused as HTTP, like the checks above.
+    const { staff = false, superuser = false, ...who } = identity;
+    let admission;
+    try {
+      admission = await this.policies.admit(room, { userId: who.userId, staff, superuser, groups: null });
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      return { ok: false, status: err.status, message: err.message };
+    }
+    const { decision, visitor } = admission;
+    if (!decision.ok) return { ok: false, status: decision.status, message: decision.message };
     return {
       ok: true,
-      join: { room, ...identity, v1: offeredProtocols(req).includes(LIVE_V1), history, since },
+      join: {
+        room,
+        ...who,
+        v1: offeredProtocols(req).includes(LIVE_V1),
+        history,
+        since,
+        access: decision.access,
+        visitor,
+      },
     };
   }
 
@@ -148,7 +173,16 @@ export class ChatUpgradeHandler {
     if (!lookup) {
       lookup = this.sessions
         .userFor(key)
-        .then((user): Identity => (user ? { userId: user.id, name: displayName(user) } : anonymous))
+        .then((user): Identity =>
+          user
+            ? {
+                userId: user.id,
+                name: displayName(user),
+                staff: user.isStaff || user.isSuperuser,
+                superuser: user.isSuperuser,
+              }
+            : anonymous,
+        )
         .finally(() => this.lookups.delete(key));
       this.lookups.set(key, lookup);
     }

@@ -35,6 +35,7 @@ function refuse(socket: Duplex, status: number, message: string): void {
 }
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   500: 'Internal Server Error',

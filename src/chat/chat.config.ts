@@ -1,5 +1,6 @@
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { validateEnv } from '../config/validate-env';
+import type { UndeclaredRooms } from './room-rules';
 
 export class ChatEnv {
   @IsInt()
@@ -56,6 +57,10 @@ export class ChatEnv {
   @Min(1, { message: 'CHAT_HISTORY_JOIN_TIMEOUT_MS must be a positive integer' })
   CHAT_HISTORY_JOIN_TIMEOUT_MS: number = 3000;
 
+  /** `closed`: only rooms staff declared (PUT /admin/chat/rooms/:room) can be joined; others are 404. */
+  @IsIn(['open', 'closed'], { message: 'CHAT_UNDECLARED_ROOMS must be open or closed' })
+  CHAT_UNDECLARED_ROOMS: string = 'open';
+
   @IsOptional()
   @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be redis://[user:pass@]host:port[/db]' })
   REDIS_URL?: string;
@@ -84,6 +89,7 @@ export class ChatConfig {
   readonly retentionCron: string | null;
   readonly historyFlushMs: number;
   readonly historyJoinTimeoutMs: number;
+  readonly undeclaredRooms: UndeclaredRooms;
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string;
   readonly redisPresenceTtlMs: number;
@@ -102,6 +108,7 @@ export class ChatConfig {
     this.retentionCron = e.CHAT_RETENTION_CRON === 'off' ? null : e.CHAT_RETENTION_CRON;
     this.historyFlushMs = e.CHAT_HISTORY_FLUSH_MS;
     this.historyJoinTimeoutMs = e.CHAT_HISTORY_JOIN_TIMEOUT_MS;
+    this.undeclaredRooms = e.CHAT_UNDECLARED_ROOMS as UndeclaredRooms;
     this.redisUrl = e.REDIS_URL;
     this.redisPrefix = e.REDIS_PREFIX;
     this.redisPresenceTtlMs = e.REDIS_PRESENCE_TTL_MS;

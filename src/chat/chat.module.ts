@@ -1,24 +1,47 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
+import { Group, UserGroup } from '../auth/group.entity';
+import { User } from '../auth/user.entity';
 import { ChannelLayer, InMemoryChannelLayer } from './channel-layer';
 import { ChatLifecycle } from './chat-lifecycle';
 import { ChatMessageEntity } from './chat-message.entity';
+import { ChatRoomEntity, ChatRoomMemberEntity } from './chat-room.entity';
+import { ChatSanctionEntity } from './chat-sanction.entity';
 import { ChatUpgradeHandler } from './chat-upgrade';
 import { ChatConfig } from './chat.config';
 import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
 import { HistoryService } from './history.service';
 import { InstanceSlot } from './instance-slot';
+import { ModerationLogEntity } from './moderation-log.entity';
+import { ModerationController } from './moderation.controller';
+import { ModerationService } from './moderation.service';
 import { InMemoryPresence, PresenceTracker } from './presence';
 import { RedisChannelLayer } from './redis/redis-channel-layer';
 import { RedisPresence } from './redis/redis-presence';
 import { RetentionJob } from './retention.job';
+import { RoomEnforcer } from './room-enforcer';
+import { RoomPolicies } from './room-policies';
+import { RoomRulesController } from './room-rules.controller';
+import { RoomRulesService } from './room-rules.service';
 import { RoomsController } from './rooms.controller';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatMessageEntity]), AuthModule],
-  controllers: [RoomsController],
+  imports: [
+    TypeOrmModule.forFeature([
+      ChatMessageEntity,
+      ChatRoomEntity,
+      ChatRoomMemberEntity,
+      ChatSanctionEntity,
+      ModerationLogEntity,
+      User,
+      Group,
+      UserGroup,
+    ]),
+    AuthModule,
+  ],
+  controllers: [RoomsController, ModerationController, RoomRulesController],
   providers: [
     {
       provide: ChannelLayer,
@@ -43,6 +66,10 @@ import { RoomsController } from './rooms.controller';
     ChatUpgradeHandler,
     ChatGateway,
     RetentionJob,
+    RoomPolicies,
+    RoomEnforcer,
+    RoomRulesService,
+    ModerationService,
   ],
   exports: [ChatService, HistoryService, ChannelLayer],
 })

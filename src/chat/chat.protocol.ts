@@ -1,4 +1,5 @@
 /** Wire formats of the chat: the seed's plain text protocol and the JSON `live.v1` subprotocol. */
+import { ModerationCommand, ModerationFrame, parseModerationFrame, RoomDetails } from './moderation.protocol';
 
 export const LIVE_V1 = 'live.v1';
 export const ANONYMOUS_NAME = 'Anonymous troll';
@@ -17,11 +18,12 @@ export interface ChatMessage {
 
 /** Everything the server sends, as one union; `encodeV1` and `encodePlain` are its two encodings. */
 export type ServerFrame =
-  | { type: 'welcome'; room: string; name: string; user: number | null; text: string }
+  | ({ type: 'welcome'; room: string; name: string; user: number | null; text: string } & RoomDetails)
   | { type: 'history'; room: string; messages: ChatMessage[]; truncated?: boolean }
   | ({ type: 'message' } & ChatMessage)
   | { type: 'presence'; room: string; members: string[]; count: number }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; message: string; until?: string | null }
+  | ModerationFrame;
 
 export function welcomeText(name: string): string {
   return `Bienvenue ${name} !`;
@@ -40,8 +42,11 @@ export function messageFrame(message: ChatMessage): ServerFrame {
   return { type: 'message', ...message };
 }
 
-/** A live.v1 client frame: `{"type":"message","text":"…"}`. Returns the text, or why it is refused. */
-export function parseClientFrame(raw: string): { text: string } | string {
+/**
+ * A live.v1 client frame: `{"type":"message","text":"…"}`, or a moderator's command (see
+ * moderation.protocol.ts). Returns the text or the command, or why it is refused.
+ */
+export function parseClientFrame(raw: string): { text: string } | { command: ModerationCommand } | string {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -49,8 +54,12 @@ export function parseClientFrame(raw: string): { text: string } | string {
     return 'Expected a JSON object {"type":"message","text":"…"}';
   }
   const frame = value as { type?: unknown; text?: unknown };
-  if (typeof value !== 'object' || value === null || frame.type !== 'message')
-    return 'Unknown frame type; expected "message"';
+  if (typeof value !== 'object' || value === null) return 'Unknown frame type; expected "message"';
+  if (frame.type !== 'message') {
+    const command = parseModerationFrame(value as Record<string, unknown>);
+    if (command === null) return 'Unknown frame type; expected "message"';
+    return typeof command === 'string' ? command : { command };
+  }
   if (typeof frame.text !== 'string') return 'A message needs a "text" string';
   return { text: frame.text };
 }
@@ -71,4 +80,19 @@ export const CLOSE = {
   tooBig: { code: 1009, reason: 'message too big' },
   slowConsumer: { code: 1013, reason: 'slow consumer: too much unsent data' },
   badUtf8: { code: 1007, reason: 'invalid UTF-8' },
+  /** Moderation (4010-4012): the reason says who decided and why; see README, Moderation. */
+  kicked: { code: 4010, reason: 'kicked by a moderator' },
+  banned: { code: 4011, reason: 'banned from this room' },
+  rulesChanged: { code: 4012, reason: 'the room’s rules no longer let you in' },
 } as const;
+
+/** A close reason fits in 123 bytes of UTF-8 (RFC 6455 §5.5): longer ones are cut, never mid-character. */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= 123) return text;
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch + '…') > 123) break;
+    out += ch;
+  }
+  return out + '…';
+}

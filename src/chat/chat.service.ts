@@ -5,7 +5,7 @@ import { waitAtMost } from '../common/deadline';
 import { MetricsService } from '../metrics/metrics.service';
 import { ChannelLayer, GroupEvent } from './channel-layer';
 import { ChatClient, ChatJoin } from './chat-client';
-import { ChatConnection, ChatPoster, ConnectionContext } from './chat-connection';
+import { ChatConnection, ChatPoster, ConnectionContext, SocketModeration } from './chat-connection';
 import type { ChatSocket } from './chat-socket';
 import { ChatConfig } from './chat.config';
 import { ChatMessage, CLOSE } from './chat.protocol';
@@ -129,6 +129,11 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
 
   localRooms(): { room: string; members: number }[] {
     return this.hub.localRooms();
+  }
+
+  /** Moderation commands from live.v1 sockets go to `handler` (ModerationService registers itself). */
+  useModeration(handler: SocketModeration): void {
+    this.connections.moderation = handler;
   }
 
   /** The sockets this instance holds in `room`. */

@@ -99,6 +99,8 @@ export class HistoryService implements BeforeApplicationShutdown {
   /** Set while writes fail for a reason other than a bad row (see salvage); cleared by a write. */
   private lastError: { message: string; since: Date } | null = null;
   private stopped = false;
+  /** Ids moderators deleted while queued here (see discard): never written, even on a retry. */
+  private readonly discarded = new Set<number>();
 
   constructor(
     @InjectRepository(ChatMessageEntity) private readonly repo: Repository<ChatMessageEntity>,
@@ -166,6 +168,8 @@ export class HistoryService implements BeforeApplicationShutdown {
   private async writeQueued(): Promise<void> {
     while (this.pending.length > 0) {
       this.inFlight = this.pending.splice(0, MAX_BATCH);
+      if (this.discarded.size > 0) this.inFlight = this.inFlight.filter((m) => !this.discarded.has(m.id));
+      if (this.inFlight.length === 0) continue;
       let unsaved: ChatMessage[] = [];
       let error: unknown = null;
       try {
@@ -405,6 +409,31 @@ export class HistoryService implements BeforeApplicationShutdown {
     const rows = await this.repo.find({ where, order: { id: 'DESC' }, take: limit + 1 });
     const all = this.merge(rows.reverse().map(toMessage), unsaved);
     return { messages: all.slice(-limit), hasMore: all.length > limit };
+  }
+
+  /** One message of a room by id, saved or still queued; null when there is none. */
+  async find(room: string, id: number): Promise<ChatMessage | null> {
+    const queued = this.unsaved(room).find((m) => m.id === id);
+    if (queued) return queued;
+    const row = await this.repo.findOneBy({ room, id });
+    return row ? toMessage(row) : null;
+  }
+
+  /**
+   * A moderator deleted a message (ModerationService deletes the row): it must not be written after
+   * that. Taken out of the queue; if its batch is being written right now, its row is deleted once
+   * that write settles. Every instance does this when it hears of the deletion.
+   */
+  discard(room: string, id: number): void {
+    this.discarded.add(id);
+    if (this.discarded.size > 10_000) this.discarded.delete(this.discarded.values().next().value as number);
+    this.pending = this.pending.filter((m) => m.id !== id);
+    if (this.inFlight.some((m) => m.id === id))
+      void (this.flushing ?? Promise.resolve())
+        .then(() => this.repo.delete({ room, id }))
+        .catch((err: Error) =>
+          this.logger.error({ event: 'history_discard_failed', room, id, error: err.message }),
+        );
   }
 
   /** Applies the retention rules: age first, then the per-room count. Returns rows deleted. */

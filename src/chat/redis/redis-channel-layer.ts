@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ChannelLayer, FlushBarrierResult, FlushHandler, GroupEvent, GroupListener } from '../channel-layer';
 import { withDeadline } from '../../common/deadline';
+import { parseControlEnvelope, RoomControl, RoomControlListener } from '../room-control';
 import { openRedis } from './redis-connection';
 import { RedisFlushBarrier } from './redis-flush-barrier';
 
@@ -34,7 +35,8 @@ export type OpenLink = (url: string, role: string, onReady: () => void) => PubSu
  * sockets directly, so local delivery goes on when Redis is down; other instances get it from
  * Redis. Publishing order on one connection is delivery order, so each instance's messages arrive
  * everywhere in the order it sent them. The flush barrier has channels of its own
- * (`<prefix>:chat-control`, see RedisFlushBarrier).
+ * (`<prefix>:chat-control`, see RedisFlushBarrier), and so do rule changes and moderation
+ * (`<prefix>:chat-moderation`, heard by every instance).
  */
 export class RedisChannelLayer extends ChannelLayer {
   private readonly logger = new Logger('RedisChannelLayer');
@@ -45,6 +47,9 @@ export class RedisChannelLayer extends ChannelLayer {
   private readonly barrier: RedisFlushBarrier;
   private listener: GroupListener = () => undefined;
   private droppedWhileDown = 0;
+  private readonly moderationChannel: string;
+  private controlListener: RoomControlListener = () => undefined;
+  private subscribedBefore = false;
 
   constructor(
     url: string,
@@ -52,6 +57,7 @@ export class RedisChannelLayer extends ChannelLayer {
     open: OpenLink = openRedis,
   ) {
     super();
+    this.moderationChannel = `${prefix}:chat-moderation`;
     this.publisher = open(url, 'publisher', () => this.reportDropped());
     this.barrier = new RedisFlushBarrier(prefix, this.origin, this.publisher, this.logger);
     // Subscriptions are ours to restore: on every (re)connect, subscribe to the current groups.
@@ -117,6 +123,21 @@ export class RedisChannelLayer extends ChannelLayer {
     this.barrier.setHandler(handler);
   }
 
+  /** Delivered here at once (so a moderator's action holds even while Redis is down), then published. */
+  controlSend(event: RoomControl): void {
+    this.controlListener(event);
+    if (event.type === 'resync' || !this.publisher.up) return;
+    this.publisher.redis
+      .publish(this.moderationChannel, JSON.stringify({ o: this.origin, e: event }))
+      .catch((err: Error) =>
+        this.logger.warn({ event: 'redis_control_not_sent', type: event.type, error: err.message }),
+      );
+  }
+
+  setControlListener(listener: RoomControlListener): void {
+    this.controlListener = listener;
+  }
+
   /** Down while either connection is closed, reconnecting, or silent (missed its heartbeats). */
   state(): 'up' | 'down' {
     return this.publisher.up && this.subscriber.up ? 'up' : 'down';
@@ -130,6 +151,12 @@ export class RedisChannelLayer extends ChannelLayer {
     const name = channel.toString('utf8');
     if (this.barrier.owns(name)) {
       this.barrier.receive(name, payload.toString('utf8'));
+      return;
+    }
+    if (name === this.moderationChannel) {
+      const control = parseControlEnvelope(payload.toString('utf8'));
+      if (!control) this.logger.warn({ event: 'redis_bad_control', channel: name });
+      else if (control.origin !== this.origin) this.controlListener(control.event);
       return;
     }
     const group = name.slice(this.prefix.length + ':chat:'.length);
@@ -154,11 +181,14 @@ export class RedisChannelLayer extends ChannelLayer {
   /** On every (re)connect: the barrier's channels, and the groups held now. */
   private resubscribe(): void {
     const groups = [...this.groups].map((g) => this.channelOf(g));
-    const channels = [this.barrier.requests, this.barrier.replies, ...groups];
+    const channels = [this.barrier.requests, this.barrier.replies, this.moderationChannel, ...groups];
     withDeadline(this.subscriber.redis.subscribe(...channels), SUBSCRIBE_DEADLINE_MS, 'Redis').catch(
       (err: Error) => this.logger.error({ event: 'redis_resubscribe_failed', error: err.message }),
     );
     if (groups.length > 0) this.logger.log({ event: 'redis_resubscribed', groups: groups.length });
+    // Rule changes and moderation published while this instance was cut off were lost to it.
+    if (this.subscribedBefore) this.controlListener({ type: 'resync' });
+    this.subscribedBefore = true;
   }
 
   private reportDropped(): void {

@@ -6,6 +6,7 @@ import { CreateAlerts1764000005000 } from './1764000005000-CreateAlerts';
 import { DjangoBridge1764000006000 } from './1764000006000-DjangoBridge';
 import { CreateLoginFailures1764000007000 } from './1764000007000-CreateLoginFailures';
 import { CreateTwoFactorTables1764000008000 } from './1764000008000-CreateTwoFactorTables';
+import { CreateChatModeration1764000009000 } from './1764000009000-CreateChatModeration';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   DjangoBridge1764000006000,
   CreateLoginFailures1764000007000,
   CreateTwoFactorTables1764000008000,
+  CreateChatModeration1764000009000,
 ];
