@@ -320,6 +320,15 @@ describeUsersBrowser('the Users tab in Chromium (password form, confirmations, p
       expect(patches).toEqual([]); // checked in the page, nothing sent
       await shot(page, `${size}-password-mismatch`);
 
+      // Like the username: Django's similarity message, alone.
+      await dialog.locator('input[name=password]').fill(`${username.toUpperCase()}!`);
+      await dialog.locator('input[name=confirmation]').fill(`${username.toUpperCase()}!`);
+      await dialog.getByRole('button', { name: 'Set password' }).click();
+      await dialog.locator('#password-errors li', { hasText: 'similar' }).waitFor();
+      expect(await dialog.locator('#password-errors li').allTextContents()).toEqual([
+        'The password is too similar to the username.',
+      ]);
+
       await dialog.locator('input[name=password]').fill('12345');
       await dialog.locator('input[name=confirmation]').fill('12345');
       await dialog.getByRole('button', { name: 'Set password' }).click();
@@ -329,7 +338,7 @@ describeUsersBrowser('the Users tab in Chromium (password form, confirmations, p
         'This password is too common.',
         'This password is entirely numeric.',
       ]);
-      expect(patches).toHaveLength(1);
+      expect(patches).toHaveLength(2);
       await shot(page, `${size}-password-refused`);
 
       // Hold the next PATCH to see the busy state.
