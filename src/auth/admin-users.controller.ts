@@ -7,7 +7,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrors, STAFF_ERRORS } from '../common/openapi';
 import { IdPipe } from '../common/validation';
-import { AdminUserDoc, UserListDoc } from './users.api';
+import { AdminUserDoc, SessionsEndedDoc, UserListDoc } from './users.api';
 import {
   Body,
   Controller,
@@ -22,6 +22,7 @@ import {
 } from '@nestjs/common';
 import { CurrentUser } from './current-user.decorator';
 import { StaffGuard } from './guards';
+import { SessionStore } from './session.store';
 import { AdminUserView, User } from './user.entity';
 import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
 import { toAdminView, UsersService } from './users.service';
@@ -34,7 +35,10 @@ const idPipe = new IdPipe();
 @Controller('admin/users')
 @UseGuards(StaffGuard)
 export class AdminUsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionStore,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Lists users (search, paging, ordering)' })
@@ -78,6 +82,20 @@ export class AdminUsersController {
     @CurrentUser() me: User,
   ): Promise<AdminUserView> {
     return toAdminView(await this.users.update(id, dto, me));
+  }
+
+  @Post(':id/logout')
+  @ApiOperation({
+    summary: 'Logs a user out everywhere',
+    description:
+      "Ends every session of the user, the Django site's included; their chat sockets close with 4001 on every instance.",
+  })
+  @ApiOkResponse({ type: SessionsEndedDoc })
+  @ApiErrors(400, 404)
+  @HttpCode(200)
+  async logoutEverywhere(@Param('id', idPipe) id: number): Promise<{ sessionsEnded: number }> {
+    await this.users.get(id); // 404 for nobody
+    return { sessionsEnded: await this.sessions.endAllOf(id) };
   }
 
   @Delete(':id')

@@ -19,6 +19,7 @@ import { PasswordValidator } from './password-validation';
 import { Pbkdf2Pool } from './pbkdf2-pool';
 import { SessionPurgeJob } from './session-purge.job';
 import { Group, UserGroup } from './group.entity';
+import { SessionEvents } from './session-events';
 import { Session } from './session.entity';
 import { SessionMiddleware } from './session.middleware';
 import { SessionStore } from './session.store';
@@ -38,6 +39,7 @@ import { UsersService } from './users.service';
     PasswordHasher,
     PasswordValidator,
     SessionStore,
+    SessionEvents,
     UsersService,
     LoginThrottle,
     LoginFailureStore,
@@ -46,7 +48,7 @@ import { UsersService } from './users.service';
     SessionPurgeJob,
     { provide: APP_GUARD, useClass: CsrfGuard },
   ],
-  exports: [SessionStore, UsersService, LoginThrottle],
+  exports: [SessionStore, SessionEvents, UsersService, LoginThrottle],
 })
 export class AuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -29,3 +29,10 @@ export class CsrfDoc {
   @ApiProperty({ description: 'The CSRF cookie’s name (CSRF_COOKIE_NAME)', example: 'csrftoken' })
   cookieName!: string;
 }
+
+export class SessionsEndedDoc {
+  @ApiProperty({
+    description: 'sessions ended (live’s and the Django site’s); sockets opened with them close with 4001',
+  })
+  sessionsEnded!: number;
+}

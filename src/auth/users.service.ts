@@ -13,6 +13,7 @@ import {
 import { AuthError } from './auth.exception';
 import type { ImportedUser } from './django-import';
 import { PasswordHasher } from './password-hasher';
+import { SessionEvents } from './session-events';
 import { PasswordValidator } from './password-validation';
 import { UserGroup } from './group.entity';
 import { AdminUserView, toPublicUser, User } from './user.entity';
@@ -36,6 +37,7 @@ export class UsersService {
     readonly hasher: PasswordHasher,
     private readonly databaseMode: DatabaseMode,
     private readonly passwords: PasswordValidator,
+    private readonly sessionEvents: SessionEvents,
   ) {}
 
   findById(id: number): Promise<User | null> {
@@ -182,8 +184,9 @@ export class UsersService {
       if (holder && holder.id !== user.id) throw usernameTaken(dto.username);
       throw err;
     }
-    // A new password or a deactivation needs nothing more: every session checks the password
-    // hash and is_active on each use (SessionStore.userFor), on live and on Django alike.
+    // Every session checks the password hash and is_active on each use (SessionStore.userFor), on
+    // live and on Django alike; what was opened with one (a chat socket) is told now.
+    if (dto.password !== undefined || dto.isActive === false) this.sessionEvents.ended({ userIds: [id] });
     return user;
   }
 
@@ -218,6 +221,7 @@ export class UsersService {
         `User ${id} is still referenced by other tables of the Django site (${(err as Error).message}); deactivate the account instead`,
       );
     }
+    this.sessionEvents.ended({ userIds: [id] });
   }
 
   /**

@@ -11,6 +11,8 @@ export interface ChatJoin {
   /** History to send on join: live.v1 clients get the default unless they ask; plain clients only if asked. */
   history: number | null;
   since: number | null;
+  /** The session a logged-in socket was opened with (re-checked while it is open); absent: anonymous. */
+  sessionKey?: string | null;
   /** What the room's rules let this socket do (absent: a room without rules, as before them). */
   access?: RoomAccess;
   /** Who it is as the rules see them (staff, groups), to decide again when the rules change. */
@@ -38,5 +40,7 @@ export class ChatClient {
     readonly userId: number | null,
     /** Speaks the JSON `live.v1` subprotocol (else the seed's plain text). */
     readonly v1: boolean,
+    /** The session it was opened with, when logged in: it is closed when that session ends. */
+    readonly sessionKey: string | null = null,
   ) {}
 }

@@ -184,6 +184,8 @@ export function closeReasonLabel(code: number): string {
     1008: 'flood',
     1009: 'bad_frame_too_big',
     1013: 'slow_consumer',
+    4001: 'session_ended',
+    4002: 'session_unverified',
     [CLOSE.kicked.code]: 'kicked',
     [CLOSE.banned.code]: 'banned',
     [CLOSE.rulesChanged.code]: 'rules_changed',

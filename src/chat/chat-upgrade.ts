@@ -9,6 +9,7 @@ import { ChatConfig } from './chat.config';
 import { ChatError } from './chat.exception';
 import { ANONYMOUS_NAME, CHAT_PATH, LIVE_V1, ROOM_PATTERN } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
+import { SessionWatch } from './session-watch';
 import { RoomPolicies } from './room-policies';
 
 export type UpgradeVerdict = { ok: true; join: ChatJoin } | { ok: false; status: number; message: string };
@@ -16,10 +17,21 @@ export type UpgradeVerdict = { ok: true; join: ChatJoin } | { ok: false; status:
 interface Identity {
   userId: number | null;
   name: string;
+  /** The session a logged-in identity came from (null: anonymous). */
+  sessionKey: string | null;
   /** is_staff or is_superuser: moderates every room (room rules). */
   staff?: boolean;
   superuser?: boolean;
 }
+
+/** A session lookup other handshakes with the same cookie may share, and the end epoch it started in. */
+interface SharedLookup {
+  epoch: number;
+  identity: Promise<Identity>;
+}
+
+/** Lookups of one handshake that an end overtook; after that many it is taken as anonymous. */
+const MAX_OVERTAKEN_LOOKUPS = 3;
 
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -58,15 +70,18 @@ export class ChatUpgradeHandler {
   /**
    * Lookups of one session key in flight. A reconnect storm asks for the same session many times at
    * once: those share one database read. Nothing is kept after it returns, so a logout, a
-   * deactivation or a new password (which delete sessions) is seen by the very next handshake, on
-   * every instance, as Channels' AuthMiddleware does by reading the session on every connect.
+   * deactivation or a new password is seen by the very next handshake, on every instance, as
+   * Channels' AuthMiddleware does by reading the session on every connect. A lookup that a session
+   * end overtook (it started before the end and answers a user) is neither shared nor believed:
+   * the handshake looks again (see SessionWatch.endedSince).
    */
-  private readonly lookups = new Map<string, Promise<Identity>>();
+  private readonly lookups = new Map<string, SharedLookup>();
 
   constructor(
     private readonly app: AppConfig,
     private readonly chat: ChatConfig,
     private readonly sessions: SessionStore,
+    private readonly watch: SessionWatch,
     private readonly policies: RoomPolicies,
   ) {}
 
@@ -163,29 +178,40 @@ export class ChatUpgradeHandler {
     return n > max ? 'bad' : n;
   }
 
-  private identify(req: IncomingMessage): Promise<Identity> {
-    const anonymous = { userId: null, name: ANONYMOUS_NAME };
+  private async identify(req: IncomingMessage): Promise<Identity> {
+    const anonymous: Identity = { userId: null, name: ANONYMOUS_NAME, sessionKey: null };
     const header = req.headers.cookie;
-    if (!header) return Promise.resolve(anonymous);
+    if (!header) return anonymous;
     const key = parseCookies(header)[this.app.sessionCookieName];
-    if (!key) return Promise.resolve(anonymous);
-    let lookup = this.lookups.get(key);
-    if (!lookup) {
-      lookup = this.sessions
-        .userFor(key)
-        .then((user): Identity =>
-          user
-            ? {
-                userId: user.id,
-                name: displayName(user),
-                staff: user.isStaff || user.isSuperuser,
-                superuser: user.isSuperuser,
-              }
-            : anonymous,
-        )
-        .finally(() => this.lookups.delete(key));
-      this.lookups.set(key, lookup);
+    if (!key) return anonymous;
+    for (let attempt = 0; attempt < MAX_OVERTAKEN_LOOKUPS; attempt++) {
+      const epoch = this.watch.endEpoch;
+      const identity = await this.lookup(key, epoch);
+      if (identity.userId === null || !this.watch.endedSince(epoch, key, identity.userId)) return identity;
     }
-    return lookup;
+    return anonymous;
+  }
+
+  private lookup(key: string, epoch: number): Promise<Identity> {
+    const shared = this.lookups.get(key);
+    if (shared?.epoch === epoch) return shared.identity;
+    const identity = this.sessions
+      .userFor(key)
+      .then((user): Identity =>
+        user
+          ? {
+              userId: user.id,
+              name: displayName(user),
+              sessionKey: key,
+              staff: user.isStaff || user.isSuperuser,
+              superuser: user.isSuperuser,
+            }
+          : { userId: null, name: ANONYMOUS_NAME, sessionKey: null },
+      )
+      .finally(() => {
+        if (this.lookups.get(key)?.identity === identity) this.lookups.delete(key);
+      });
+    this.lookups.set(key, { epoch, identity });
+    return identity;
   }
 }

@@ -73,6 +73,23 @@ export class ChatEnv {
   @IsInt()
   @Min(1000, { message: 'REDIS_PRESENCE_TTL_MS must be an integer ≥ 1000' })
   REDIS_PRESENCE_TTL_MS: number = 30_000;
+
+  /**
+   * How often the sessions behind open sockets are read again (one query for all of them), to find
+   * those ended where live is not told: on the Django side, by expiry. Below a second, so that such
+   * a socket is closed within one.
+   */
+  @IsInt()
+  @Min(100, { message: 'CHAT_SESSION_RECHECK_MS must be an integer ≥ 100' })
+  CHAT_SESSION_RECHECK_MS: number = 800;
+
+  /**
+   * While the re-check cannot reach the database, sockets stay open (fail open) this long, then the
+   * logged-in ones are closed with 4002 until their sessions can be read again.
+   */
+  @IsInt()
+  @Min(0, { message: 'CHAT_SESSION_FAIL_OPEN_MS must be an integer ≥ 0' })
+  CHAT_SESSION_FAIL_OPEN_MS: number = 60_000;
 }
 
 export class ChatConfig {
@@ -93,6 +110,8 @@ export class ChatConfig {
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string;
   readonly redisPresenceTtlMs: number;
+  readonly sessionRecheckMs: number;
+  readonly sessionFailOpenMs: number;
 
   constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>) {
     const e = validateEnv(ChatEnv, env);
@@ -112,5 +131,7 @@ export class ChatConfig {
     this.redisUrl = e.REDIS_URL;
     this.redisPrefix = e.REDIS_PREFIX;
     this.redisPresenceTtlMs = e.REDIS_PRESENCE_TTL_MS;
+    this.sessionRecheckMs = e.CHAT_SESSION_RECHECK_MS;
+    this.sessionFailOpenMs = e.CHAT_SESSION_FAIL_OPEN_MS;
   }
 }

@@ -20,12 +20,15 @@ import { ModerationService } from './moderation.service';
 import { InMemoryPresence, PresenceTracker } from './presence';
 import { RedisChannelLayer } from './redis/redis-channel-layer';
 import { RedisPresence } from './redis/redis-presence';
+import { RedisSessionEndBus } from './redis/redis-session-end-bus';
 import { RetentionJob } from './retention.job';
 import { RoomEnforcer } from './room-enforcer';
 import { RoomPolicies } from './room-policies';
 import { RoomRulesController } from './room-rules.controller';
 import { RoomRulesService } from './room-rules.service';
 import { RoomsController } from './rooms.controller';
+import { LocalSessionEndBus, SessionEndBus } from './session-end-bus';
+import { SessionWatch } from './session-watch';
 
 @Module({
   imports: [
@@ -59,6 +62,15 @@ import { RoomsController } from './rooms.controller';
           ? new RedisPresence(config.redisUrl, config.redisPrefix, config.redisPresenceTtlMs)
           : new InMemoryPresence(),
     },
+    {
+      provide: SessionEndBus,
+      inject: [ChatConfig],
+      useFactory: (config: ChatConfig) =>
+        config.redisUrl
+          ? new RedisSessionEndBus(config.redisUrl, config.redisPrefix)
+          : new LocalSessionEndBus(),
+    },
+    SessionWatch,
     InstanceSlot,
     ChatLifecycle,
     HistoryService,

@@ -21,7 +21,7 @@ export type ServerFrame =
   | ({ type: 'welcome'; room: string; name: string; user: number | null; text: string } & RoomDetails)
   | { type: 'history'; room: string; messages: ChatMessage[]; truncated?: boolean }
   | ({ type: 'message' } & ChatMessage)
-  | { type: 'presence'; room: string; members: string[]; count: number }
+  | { type: 'presence'; room: string; members: string[]; count: number; anonymous: number }
   | { type: 'error'; code: string; message: string; until?: string | null }
   | ModerationFrame;
 
@@ -80,6 +80,10 @@ export const CLOSE = {
   tooBig: { code: 1009, reason: 'message too big' },
   slowConsumer: { code: 1013, reason: 'slow consumer: too much unsent data' },
   badUtf8: { code: 1007, reason: 'invalid UTF-8' },
+  /** The session the socket was opened with ended: logout, expiry, new password, deactivation… */
+  sessionEnded: { code: 4001, reason: 'session ended' },
+  /** The database could not confirm the session for CHAT_SESSION_FAIL_OPEN_MS: reconnect later. */
+  sessionUnverified: { code: 4002, reason: 'session could not be checked' },
   /** Moderation (4010-4012): the reason says who decided and why; see README, Moderation. */
   kicked: { code: 4010, reason: 'kicked by a moderator' },
   banned: { code: 4011, reason: 'banned from this room' },

@@ -18,6 +18,7 @@ import { PresenceTracker } from './presence';
 import { PresenceAnnouncer } from './presence-announcer';
 import { RoomHub } from './room-hub';
 import { SlowConsumerGuard } from './slow-consumer';
+import { SocketIndex, SocketSelector } from './socket-index';
 
 export type { ChatJoin } from './chat-client';
 
@@ -61,6 +62,8 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
   private readonly announcer: PresenceAnnouncer;
   private readonly heartbeat: Heartbeat;
   private readonly connections: ConnectionContext;
+  /** This instance's sockets by user and session (see closeSockets). */
+  readonly sockets = new SocketIndex();
   private shuttingDown = false;
 
   constructor(
@@ -143,14 +146,40 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
 
   /** A socket passed the upgrade checks: greet it, join its room, send what it asked for. */
   connect(ws: ChatSocket, join: ChatJoin): ChatClient {
-    const client = new ChatClient(randomUUID(), ws, join.room, fitName(join.name), join.userId, join.v1);
+    const client = new ChatClient(
+      randomUUID(),
+      ws,
+      join.room,
+      fitName(join.name),
+      join.userId,
+      join.v1,
+      join.userId !== null ? (join.sessionKey ?? null) : null,
+    );
     if (this.shuttingDown) {
       // Upgraded while the server stops: nothing to join any more.
       ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
       return client;
     }
     new ChatConnection(client, this.connections).open(join);
+    this.sockets.add(client);
+    ws.once('close', () => this.sockets.remove(client));
     return client;
+  }
+
+  /**
+   * Closes this instance's sockets of a user or a session (`room` narrows either) with `close`,
+   * and returns how many. They leave their room and presence at once, as if the peer had answered
+   * the close already (one that never does is cut by ws after its close timeout).
+   */
+  closeSockets(who: SocketSelector, close: { code: number; reason: string }): number {
+    const clients = this.sockets.find(who);
+    for (const client of clients) {
+      this.sockets.remove(client);
+      client.ws.close(close.code, close.reason);
+      if (this.hub.leave(client)) this.announcer.left(client);
+    }
+    if (clients.length > 0) this.hub.flushWrites();
+    return clients.length;
   }
 
   /** Stores a message and sends it to the room on every instance. */

@@ -69,7 +69,7 @@ describe('PresenceAnnouncer', () => {
     await jest.advanceTimersByTimeAsync(49);
     expect(presenceFrames(ann)).toEqual([]);
     await jest.advanceTimersByTimeAsync(1);
-    const frame = { type: 'presence', room: 'a', members: ['Ann', 'Bob'], count: 3 };
+    const frame = { type: 'presence', room: 'a', members: ['Ann', 'Bob'], count: 3, anonymous: 0 };
     expect(presenceFrames(ann)).toEqual([frame]);
     expect(presenceFrames(bob)).toEqual([frame]);
     expect(plain.ws.texts()).toEqual([]);
@@ -88,6 +88,19 @@ describe('PresenceAnnouncer', () => {
       [['Ann', 'Bob'], 2],
       [['Ann'], 1],
     ]);
+  });
+
+  it('anonymous visitors share one name: the frame says how many there are', async () => {
+    const ann = enter('anon', true, 'Ann');
+    enter('anon', false, 'Anonymous troll');
+    enter('anon', true, 'Anonymous troll');
+    enter('anon', false, 'Anonymous troll');
+    await jest.advanceTimersByTimeAsync(100);
+    expect(presenceFrames(ann).at(-1)).toMatchObject({
+      members: ['Ann', 'Anonymous troll'],
+      count: 4,
+      anonymous: 3,
+    });
   });
 
   it('a room with only plain sockets reads no member list', async () => {

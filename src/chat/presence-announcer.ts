@@ -1,7 +1,7 @@
 import { ChannelLayer } from './channel-layer';
 import { ChatClient } from './chat-client';
 import type { ChatLog } from './chat-log';
-import { encodeV1 } from './chat.protocol';
+import { ANONYMOUS_NAME, encodeV1 } from './chat.protocol';
 import { PresenceTracker, presenceNames } from './presence';
 import { RoomHub } from './room-hub';
 
@@ -103,7 +103,14 @@ export class PresenceAnnouncer {
     try {
       const names = await this.tracker.members(room);
       const bytes = Buffer.from(
-        encodeV1({ type: 'presence', room, members: presenceNames(names), count: names.length }),
+        encodeV1({
+          type: 'presence',
+          room,
+          members: presenceNames(names),
+          count: names.length,
+          // One name for every anonymous visitor: how many there are tells them apart (the page's ×3).
+          anonymous: names.filter((n) => n === ANONYMOUS_NAME).length,
+        }),
       );
       for (const c of this.hub.members(room) ?? []) if (c.v1) this.hub.write(c, bytes);
     } catch (err) {

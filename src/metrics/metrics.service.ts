@@ -27,6 +27,13 @@ export class MetricsService {
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
     registers: [this.registry],
   });
+  /** The periodic re-check of the sessions behind open sockets (one read for all of them). */
+  readonly chatSessionRecheckSeconds = new Histogram({
+    name: 'live_chat_session_recheck_seconds',
+    help: 'Time to re-check the sessions behind this instance’s logged-in sockets',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
   readonly chatSocketsClosed = new Counter({
     name: 'live_chat_sockets_closed_total',
     help: 'Chat sockets closed, by close code and reason',

@@ -58,7 +58,7 @@ export class RedisLink {
     onReady?: () => void,
     private readonly timings: RedisTimings = REDIS_TIMINGS,
   ) {
-    const subscriber = role === 'subscriber';
+    const subscriber = role.endsWith('subscriber'); // the channel layer's, the session-end bus's
     this.redis = new Redis(url, {
       enableOfflineQueue: false,
       // Commands issued in one event-loop turn leave in one write (a burst of connections joining
