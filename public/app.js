@@ -1,6 +1,8 @@
 // live's chat page: plain browser JavaScript, no framework. Speaks the live.v1 protocol and
 // reconnects by itself with ?since=<last id> so a drop loses nothing and repeats nothing.
 
+import { createModeration } from './moderation.js';
+
 const ROOM_PATTERN = /^[-\p{L}\p{N}\p{M}_]{1,100}$/u;
 const $ = (id) => document.getElementById(id);
 
@@ -53,7 +55,7 @@ function systemLine(text) {
 }
 
 function showMessage(m) {
-  if (state.seen.has(m.id)) return;
+  if (state.seen.has(m.id) || moderation.isDeleted(m.id)) return;
   state.seen.add(m.id);
   if (m.id > state.lastId) state.lastId = m.id;
   addLine((li) => {
@@ -69,6 +71,7 @@ function showMessage(m) {
     time.dateTime = m.ts;
     time.textContent = new Date(m.ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     li.append(name, text, time);
+    moderation.decorate(li, m);
   });
 }
 
@@ -91,7 +94,9 @@ function connect() {
   const ws = new WebSocket(`${scheme}//${location.host}/chat/${encodeURIComponent(state.room)}/${query}`, 'live.v1');
   state.ws = ws;
   setStatus('connecting', 'connecting…');
+  let opened = false;
   ws.onopen = () => {
+    opened = true;
     state.attempt = 0;
     setStatus('open', `#${state.room}`);
     notice('');
@@ -103,6 +108,7 @@ function connect() {
     } catch {
       return;
     }
+    if (moderation.handle(frame)) return;
     if (frame.type === 'welcome') {
       if (!state.welcomed) systemLine(frame.text);
       else systemLine('Reconnected.');
@@ -120,6 +126,7 @@ function connect() {
   };
   ws.onclose = (event) => {
     if (state.ws !== ws) return; // replaced on purpose (room change, login)
+    if (moderation.closed(event, opened)) return; // kicked, banned, shut out: no automatic retry
     const delay = Math.min(10_000, 500 * 2 ** state.attempt++) + Math.floor(Math.random() * 250);
     setStatus('closed', `disconnected, retrying in ${Math.ceil(delay / 1000)} s`);
     if (event.reason) notice(`Connection closed: ${event.reason}`);
@@ -134,6 +141,7 @@ function restart(room) {
   state.seen.clear();
   state.welcomed = false;
   state.attempt = 0;
+  moderation.reset();
   $('messages').replaceChildren();
   showPresence([], 0);
   $('room-input').value = room;
@@ -143,6 +151,22 @@ function restart(room) {
   if (old) old.close(1000, 'leaving');
   connect();
 }
+
+// Room rules and moderation (moderation.js): it stops the visit after a kick, a ban or a refusal.
+const moderation = createModeration({
+  socket: () => state.ws,
+  room: () => state.room,
+  notice,
+  rejoin: () => restart(state.room),
+  stop(status) {
+    clearTimeout(state.reconnectTimer);
+    const ws = state.ws;
+    state.ws = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'leaving');
+    setStatus('closed', status);
+    notice('');
+  },
+});
 
 // The CSRF cookie's name is the server's CSRF_COOKIE_NAME: GET /auth/csrf says it (and sets the
 // cookie). The cookie is read before each request, since a login (in any tab) rotates the token.
