@@ -53,6 +53,9 @@ const BODY_ENDPOINTS: [string, string][] = [
   ['DELETE', '/admin/vpn/clients/-x'],
   ['POST', '/admin/alerts/test'],
   ['DELETE', '/admin/lockouts?username=hostile-nobody'],
+  ['POST', '/auth/2fa/confirm'],
+  ['POST', '/auth/2fa/verify'],
+  ['POST', '/auth/2fa/disable'],
 ];
 /** Every endpoint that reads a JSON body: these only get bodies refused before any handler runs. */
 const JSON_ENDPOINTS: [string, string][] = [
@@ -60,6 +63,7 @@ const JSON_ENDPOINTS: [string, string][] = [
   ['POST', '/auth/logout'],
   ['POST', '/admin/certs/renew'],
   ['DELETE', '/admin/users/{victim}'],
+  ['POST', '/auth/2fa/enrol'],
 ];
 
 /** Requests as a browser over TLS (the suite trusts one proxy) and, for each, a body that does no harm if it passed. */
@@ -67,6 +71,26 @@ const TLS = { 'x-forwarded-proto': 'https' };
 const CSRF_TLS_TARGETS: [Identity[], string, string, object][] = [
   [['anon'], 'POST', '/auth/login', { username: 'victim', password: 'not-the-password' }],
   [['user', 'staff'], 'POST', '/admin/users', {}],
+];
+
+/** Bodies whose `code` no endpoint takes. */
+const TWO_FACTOR_BAD_CODES: object[] = [
+  { code: null },
+  { code: 123456 },
+  { code: 0 },
+  { code: ['123456'] },
+  { code: { $ne: null } },
+  { code: true },
+  { code: '' },
+  { code: '12345' },
+  { code: '1234567' },
+  { code: '12345a' },
+  { code: '\uff11\uff12\uff13\uff14\uff15\uff16' },
+  { code: '١٢٣٤٥٦' },
+  { code: 'abcde-fghij' },
+  { code: 'x'.repeat(65) },
+  { code: '1'.repeat(100_000) },
+  { code: '123456', extra: 1 },
 ];
 
 const CORPUS: HostileCase[] = [
@@ -1013,6 +1037,99 @@ const CORPUS: HostileCase[] = [
       },
     ],
   ),
+
+  // 9. Two-factor codes: malformed, of the wrong type, with unknown keys; a well-formed code with no
+  // pending login or no device. Nobody here has two-factor on (the staff member may have a set-up started).
+  ...TWO_FACTOR_BAD_CODES.flatMap((body): HostileCase[] => [
+    { method: 'POST', path: '/auth/login', headers: JSON_TYPE, body, expectStatus: 400 },
+    {
+      method: 'POST',
+      path: '/auth/login',
+      headers: JSON_TYPE,
+      body: { username: 'victim', password: 'not-the-password', ...body },
+      expectStatus: 400,
+    },
+    ...['confirm', 'verify', 'disable'].map((step): HostileCase => ({
+      method: 'POST',
+      path: `/auth/2fa/${step}`,
+      headers: JSON_TYPE,
+      body,
+      expectStatus: { anon: 401, user: 400, staff: 400 },
+    })),
+  ]),
+  ...['123456', '123 456', 'abcde-fghjk'].flatMap((code): HostileCase[] => [
+    {
+      name: `login code step ${JSON.stringify(code)} without a pending login`,
+      method: 'POST',
+      path: '/auth/login',
+      headers: JSON_TYPE,
+      body: { code },
+      expectStatus: 401,
+      expectMessage: 'The login has expired',
+    },
+    {
+      name: `login in one call with a code ${JSON.stringify(code)} and a wrong password`,
+      method: 'POST',
+      path: '/auth/login',
+      headers: JSON_TYPE,
+      body: { username: 'victim', password: 'not-the-password', code },
+      expectStatus: 401,
+    },
+    ...['verify', 'disable'].map((step): HostileCase => ({
+      method: 'POST',
+      path: `/auth/2fa/${step}`,
+      headers: JSON_TYPE,
+      body: { code },
+      expectStatus: { anon: 401, user: 409, staff: 409 },
+      expectMessage: /not on for this account|credentials/,
+    })),
+    {
+      method: 'POST',
+      path: '/auth/2fa/confirm',
+      headers: JSON_TYPE,
+      body: { code },
+      expectStatus: { anon: 401, user: 409, staff: [400, 409] },
+    },
+  ]),
+  ...['/auth/login', '/auth/2fa/verify', '/auth/2fa/confirm'].map((path): HostileCase => ({
+    method: 'POST',
+    path,
+    headers: JSON_TYPE,
+    body: '{"code":"123456","__proto__":{"isStaff":true}}',
+    expectStatus: 400,
+    expectMessage: 'property __proto__ should not exist',
+  })),
+  ...['/auth/login', '/auth/2fa/verify'].map((path): HostileCase => ({
+    method: 'POST',
+    path,
+    headers: JSON_TYPE,
+    body: { code: '123456\u0000' },
+    expectStatus: 400,
+    expectMessage: NUL,
+  })),
+  {
+    method: 'POST',
+    path: '/auth/2fa/enrol',
+    headers: JSON_TYPE,
+    body: {},
+    expectStatus: { anon: 401, user: 403, staff: 200 },
+  },
+  { method: 'GET', path: '/auth/2fa', expectStatus: { anon: 401, user: 200, staff: 200 } },
+  { method: 'GET', path: '/auth/2fa?code[]=1&__x=%ff' },
+  ...[
+    ['POST', '/AUTH/2FA/VERIFY'],
+    ['POST', '/auth/2fa/disable/'],
+    ['POST', '/auth/2fa/Enrol'],
+  ].map(([method, path]): HostileCase => ({
+    name: `${method} ${path} with a session cookie and no CSRF token`,
+    method,
+    path,
+    headers: { ...JSON_TYPE, 'x-csrftoken': null },
+    body: { code: '123456' },
+    as: ['user', 'staff'],
+    expectStatus: 403,
+    expectMessage: /CSRF Failed/,
+  })),
 ];
 
 /** Raw bytes Node's HTTP parser itself refuses: answered by the clientError handler. */

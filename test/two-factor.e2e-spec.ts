@@ -231,6 +231,29 @@ describeTools.each(databaseVariants())('two-factor for staff on $name', (variant
       .send({ code: oathtoolCode(secret) })
       .expect(401);
 
+    // Hostile pending-login cookies: junk, huge, percent-encoded NUL, a session's signed data (another
+    // salt), a signature made with another key. Each is a lapsed login, never a 5xx.
+    const session = await t.app.get(SessionStore).create(await userNamed(t, 'cy'));
+    const [row] = (await t.app
+      .get(DataSource)
+      .query(`SELECT session_data FROM django_session WHERE session_key = '${session.sessionKey}'`)) as {
+      session_data: string;
+    }[];
+    for (const value of ['junk', 'x'.repeat(4000), '%00', row.session_data, 'e30:1abcde:' + 'A'.repeat(43)]) {
+      const hostile = request(t.baseUrl);
+      const csrfToken = 'C'.repeat(32);
+      const res = await hostile
+        .post('/auth/login')
+        .set('Cookie', `csrftoken=${csrfToken}; live_otp_pending=${value}`)
+        .set('X-CSRFToken', csrfToken)
+        .send({ code: oathtoolCode(secret) });
+      expect([value.slice(0, 20), res.status, res.body.message]).toEqual([
+        value.slice(0, 20),
+        401,
+        'The login has expired: enter your username and password again.',
+      ]);
+    }
+
     const agent = request.agent(t.baseUrl);
     await post(agent, '/auth/login', { username: 'cy', password: 'cy-pass' }, 401);
     await t.app

@@ -18,7 +18,9 @@ export class ErrorBody {
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'Invalid input; `message` says what is wrong',
   401: 'Not logged in (no valid session cookie)',
-  403: 'Logged in but not staff, or the CSRF token is missing or wrong',
+  403:
+    'Logged in but not staff, or the CSRF token is missing or wrong; on /admin with `otp_required: true`, ' +
+    'the session has not passed two-factor (or STAFF_2FA=required and the account has not set it up)',
   404: 'No such resource',
   409: 'Conflicts with the current state (already exists, already running)',
   410: 'Gone (revoked)',
@@ -48,6 +50,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         `Authenticate with POST /auth/login (sets the \`${sessionCookieName}\` cookie); unsafe methods also ` +
         `need the \`X-CSRFToken\` header equal to the \`${csrfCookieName}\` cookie (GET /auth/csrf hands ` +
         'one out) and, over HTTPS, an Origin or Referer of this site or of CSRF_TRUSTED_ORIGINS. ' +
+        'Accounts with two-factor (staff, TOTP) log in in two steps: the password answers 401 with ' +
+        '`otp_required: true` and a short-lived `live_otp_pending` cookie, then `{code}` logs in (or send ' +
+        '`{username, password, code}` at once); the two-factor endpoints are under /auth/2fa. ' +
         'Chat itself is a WebSocket at /chat/<room>/ (see the README).',
     )
     .setVersion('1')
