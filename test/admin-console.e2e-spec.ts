@@ -397,6 +397,8 @@ describeUsersBrowser('the Users tab in Chromium (password form, confirmations, p
       await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete' }).click();
       await page.locator('#flash', { hasText: `temp-${size} deleted.` }).waitFor();
       expect(await users().findByUsername(`temp-${size}`)).toBeNull();
+      // The flash comes first, the re-rendered table right after it: wait for the row to go.
+      await row(page, `temp-${size}`).waitFor({ state: 'detached', timeout: 5000 });
       expect(await row(page, `temp-${size}`).count()).toBe(0);
     }, 30_000);
 
