@@ -64,6 +64,12 @@ describe('RoomEnforcer', () => {
     history = { discard: jest.fn() };
     const chat = {
       clientsIn: (room: string) => clients.filter((c) => c.room === room && c.ws.closedWith === null),
+      // As ChatService.closeSockets: the user's sockets, narrowed to the room.
+      closeSockets: (who: { userId: number; room: string }, close: { code: number; reason: string }) => {
+        const found = clients.filter((c) => c.userId === who.userId && c.room === who.room);
+        for (const c of found) c.ws.close(close.code, close.reason);
+        return found.length;
+      },
       localRooms: () => [...new Set(clients.map((c) => c.room))].map((room) => ({ room, members: 1 })),
     };
     new RoomEnforcer(

@@ -43,7 +43,7 @@ export class RoomEnforcer implements OnModuleInit {
         this.sanction(event);
         return;
       case 'kick':
-        for (const c of this.socketsOf(event.room, event.user)) close(c, CLOSE.kicked, event.reason);
+        this.chat.closeSockets({ userId: event.user, room: event.room }, closeWith(CLOSE.kicked, event.reason));
         return;
       case 'deleted':
         this.deleted(event.room, event.id);
@@ -60,12 +60,14 @@ export class RoomEnforcer implements OnModuleInit {
   }
 
   private sanction(event: Extract<RoomControl, { type: 'sanction' }>): void {
+    if (event.kind === 'ban') {
+      // ModerationService never bans a moderator of the room: all of the user's sockets there go.
+      if (!event.lifted)
+        this.chat.closeSockets({ userId: event.user, room: event.room }, closeWith(CLOSE.banned, event.reason));
+      return;
+    }
     for (const c of this.socketsOf(event.room, event.user)) {
       if (c.access.moderator) continue; // never sanctioned (ModerationService refuses it; a race at most)
-      if (event.kind === 'ban') {
-        if (!event.lifted) close(c, CLOSE.banned, event.reason);
-        continue;
-      }
       c.access = event.lifted
         ? { ...c.access, mutedUntil: 0, muteReason: '' }
         : { ...c.access, mutedUntil: event.until ?? Infinity, muteReason: event.reason };
@@ -138,8 +140,13 @@ function send(client: ChatClient, frame: ServerFrame): void {
   if (client.ws.readyState === WebSocket.OPEN) client.ws.send(encodeV1(frame));
 }
 
-/** Closes with the code's own reason, then what the moderator or the rules said. */
+/** The code with its own reason, then what the moderator or the rules said (cut to fit a close frame). */
+function closeWith(code: { code: number; reason: string }, detail: string): { code: number; reason: string } {
+  return { code: code.code, reason: closeReason(detail ? `${code.reason}: ${detail}` : code.reason) };
+}
+
 function close(client: ChatClient, code: { code: number; reason: string }, detail: string): void {
   if (client.ws.readyState !== WebSocket.OPEN) return;
-  client.ws.close(code.code, closeReason(detail ? `${code.reason}: ${detail}` : code.reason));
+  const { reason } = closeWith(code, detail);
+  client.ws.close(code.code, reason);
 }
