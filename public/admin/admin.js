@@ -1,6 +1,7 @@
 // The staff console: every action goes through the REST API (same CSRF and staff rules as any
 // client). Plain DOM building with textContent only: nothing a user typed is parsed as HTML.
 import { twoFactorTab } from './two-factor.js';
+import { chatRoomsTab } from './chat-rooms.js';
 
 const view = document.getElementById('view');
 const flashEl = document.getElementById('flash');
@@ -340,20 +341,8 @@ async function alertsTab() {
   return [h('section', {}, h('h2', { text: 'Alerts' }), h('p', {}, test), table(['When', 'Event', 'Severity', 'Subject', 'Channel', 'Outcome', 'Error'], rows))];
 }
 
-// ---------- Chat
-async function chatTab() {
-  const rooms = await api('GET', '/chat/rooms');
-  const room = new URLSearchParams(location.hash.split('?')[1] || '').get('room');
-  const sections = [h('section', {}, h('h2', { text: 'Active rooms' }),
-    rooms.length ? table(['Room', 'Members'], rooms.map((r) => h('tr', {}, h('td', {}, h('a', { href: `#chat?room=${encodeURIComponent(r.room)}`, text: r.room })), h('td', { text: String(r.members) }))))
-      : h('p.muted', { text: 'No one is chatting right now.' }))];
-  if (room) {
-    const { messages } = await api('GET', `/chat/rooms/${encodeURIComponent(room)}/messages?limit=30`);
-    sections.push(h('section', {}, h('h2', { text: `Recent messages in ${room}` }),
-      table(['When', 'Who', 'Text'], messages.map((m) => h('tr', {}, h('td', { text: when(m.ts) }), h('td', { text: m.name }), h('td', { text: m.text }))))));
-  }
-  return sections;
-}
+// ---------- Chat: active rooms, room rules and moderation (public/admin/chat-rooms.js)
+const chatTab = () => chatRoomsTab({ api, h, flash, render, perform, ask, table, when, tag, formValues });
 
 const TABS = { users: usersTab, certs: certsTab, vpn: vpnTab, alerts: alertsTab, chat: chatTab };
 

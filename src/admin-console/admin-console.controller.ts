@@ -14,6 +14,7 @@ const ASSETS: Record<string, string> = {
   'admin.css': 'text/css; charset=utf-8',
   'login.js': 'text/javascript; charset=utf-8',
   'two-factor.js': 'text/javascript; charset=utf-8',
+  'chat-rooms.js': 'text/javascript; charset=utf-8',
 };
 
 function escapeHtml(text: string): string {
