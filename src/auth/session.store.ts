@@ -96,14 +96,9 @@ export class SessionStore {
     if (!sessionKey || !SESSION_KEY_PATTERN.test(sessionKey)) return null;
     const session = await this.sessions.findOneBy({ sessionKey });
     if (!session || session.expireDate.getTime() <= Date.now()) return null;
-    const data = unsignObject(session.sessionData, this.keys(), SESSION_SALT);
-    if (!data.ok) {
-      this.logger.debug({ event: 'session_unverified', reason: data.reason });
-      return null;
-    }
-    const fields = isRecord(data.value) ? data.value : {};
-    const userId = typeof fields._auth_user_id === 'string' ? Number(fields._auth_user_id) : NaN;
-    if (!Number.isSafeInteger(userId) || userId <= 0) return null; // an anonymous Django session
+    const fields = this.fieldsOf(session.sessionData);
+    const userId = fields ? sessionUserId(fields) : null;
+    if (!fields || !userId) return null; // unverifiable, or an anonymous Django session
     const user = await this.users.findOneBy({ id: userId });
     if (!user || !user.isActive) return null;
     if (!sessionAuthHashMatches(fields._auth_user_hash, user.password, this.keys())) return null;
@@ -248,12 +243,19 @@ export class SessionStore {
 
   /** Whose a session row says it is (signature checked), or null: unverifiable, or anonymous. */
   private claimOf(sessionData: string): { userId: number; authHash: unknown } | null {
+    const fields = this.fieldsOf(sessionData);
+    const userId = fields ? sessionUserId(fields) : null;
+    return fields && userId ? { userId, authHash: fields._auth_user_hash } : null;
+  }
+
+  /** The fields of session data that verifies, or null (another key, tampered, garbage: logged at debug). */
+  private fieldsOf(sessionData: string): Record<string, unknown> | null {
     const data = unsignObject(sessionData, this.keys(), SESSION_SALT);
-    if (!data.ok || !isRecord(data.value)) return null;
-    const fields = data.value;
-    const userId = typeof fields._auth_user_id === 'string' ? Number(fields._auth_user_id) : NaN;
-    if (!Number.isSafeInteger(userId) || userId <= 0) return null;
-    return { userId, authHash: fields._auth_user_hash };
+    if (!data.ok) {
+      this.logger.debug({ event: 'session_unverified', reason: data.reason });
+      return null;
+    }
+    return isRecord(data.value) ? data.value : {};
   }
 
   /** Django's clearsessions. */
@@ -261,6 +263,12 @@ export class SessionStore {
     const result = await this.sessions.delete({ expireDate: LessThan(new Date()) });
     return result.affected ?? 0;
   }
+}
+
+/** Django's `_auth_user_id`: the user's id as a string; null for an anonymous session. */
+function sessionUserId(fields: Record<string, unknown>): number | null {
+  const id = typeof fields._auth_user_id === 'string' ? Number(fields._auth_user_id) : NaN;
+  return Number.isSafeInteger(id) && id > 0 ? id : null;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
