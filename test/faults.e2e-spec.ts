@@ -7,7 +7,7 @@ import { PG_ADMIN_URL, createTestDatabase, startApp, TestApp } from './support/a
 import { PrivateRedis, privateRedis } from './support/instances';
 import { startTcpProxy, TcpProxy } from './support/tcp-proxy';
 import { anonymousCsrf, createUser, login, LoginSession } from './support/users';
-import { eventually, openWs, WsClient } from './support/ws';
+import { eventually, openWs, refusedUpgrade, WsClient } from './support/ws';
 
 /**
  * Fault injection through a TCP proxy this suite controls: PostgreSQL and Redis refused (port
@@ -318,6 +318,25 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
       message: expect.stringMatching(/^Database unavailable: /),
     });
   }, 40_000);
+
+  it('black-holed: a room whose rules were never read is refused with 503 within the join bound; one read before still opens', async () => {
+    // Room rules (issue 18): read once per room, bounded by CHAT_HISTORY_JOIN_TIMEOUT_MS (3 s here).
+    const started = Date.now();
+    const refused = await refusedUpgrade(`ws://127.0.0.1:${t.port}/chat/never-read-before/`);
+    const ms = Date.now() - started;
+    note('pg black-holed, ws join to a room never read (rules)', { status: refused.statusCode, ms });
+    expect(refused.statusCode).toBe(503);
+    expect(JSON.parse(refused.body).message).toMatch(/^Database unavailable: .+ \(room rules\)$/);
+    expect(ms).toBeLessThan(5000);
+    const history = await timed(`${t.baseUrl}/chat/rooms/never-read-before/messages`);
+    expectDatabase503(history, 5000);
+    // The room this suite has used all along: its rules are cached, the join does not wait.
+    const joinStarted = Date.now();
+    const known = await openWs(`ws://127.0.0.1:${t.port}/chat/${room}/`);
+    expect(await known.next()).toBe('Bienvenue Anonymous troll !');
+    expect(Date.now() - joinStarted).toBeLessThan(1000);
+    await known.close();
+  }, 30_000);
 
   it('after a black hole heals, everything works again and no message sent meanwhile is lost', async () => {
     await proxy.heal();

@@ -56,6 +56,10 @@ const BODY_ENDPOINTS: [string, string][] = [
   ['POST', '/auth/2fa/confirm'],
   ['POST', '/auth/2fa/verify'],
   ['POST', '/auth/2fa/disable'],
+  // Room rules and moderation (issue 18): a room no one uses; the victim has no socket to close.
+  ['PUT', '/admin/chat/rooms/hostile-room'],
+  ['POST', '/chat/rooms/hostile-room/moderation/mute'],
+  ['POST', '/chat/rooms/hostile-room/moderation/delete'],
 ];
 /** Every endpoint that reads a JSON body: these only get bodies refused before any handler runs. */
 const JSON_ENDPOINTS: [string, string][] = [
@@ -91,6 +95,131 @@ const TWO_FACTOR_BAD_CODES: object[] = [
   { code: 'x'.repeat(65) },
   { code: '1'.repeat(100_000) },
   { code: '123456', extra: 1 },
+];
+
+/**
+ * Room rules and moderation (issue 18): rules bodies and moderation commands that break a rule,
+ * room names no socket could use, ids beyond their columns. Staff are refused by validation (400),
+ * a logged-in non-staff by the guard on /admin (403) or, for moderation, by validation first.
+ */
+const ROOM_RULES = '/admin/chat/rooms/hostile-room';
+const MODERATE = '/chat/rooms/hostile-room/moderation';
+const AS_MODERATOR = { anon: 401, user: 400, staff: 400 } as const;
+const CHAT_MODERATION_CASES: HostileCase[] = [
+  ...[
+    { join: 'everyone', post: 'anyone' },
+    { join: 'users' },
+    { join: 'users', post: 'admins' },
+    { join: ['users'], post: 'anyone' },
+    { join: 'users', post: 'anyone', topic: 'x'.repeat(501) },
+    { join: 'users', post: 'anyone', topic: 5 },
+    { join: 'users', post: 'anyone', topic: null },
+    { join: 'users', post: 'anyone', moderatorGroup: null },
+    { join: 'users', post: 'anyone', moderatorGroup: '' },
+    { join: 'users', post: 'anyone', moderatorGroup: 'g'.repeat(151) },
+    { join: 'members', post: 'anyone', members: 'everyone' },
+    { join: 'members', post: 'anyone', members: { users: 'bob' } },
+    { join: 'members', post: 'anyone', members: { users: [5] } },
+    { join: 'members', post: 'anyone', members: { users: [''] } },
+    { join: 'members', post: 'anyone', members: { groups: [{ name: 'x' }] } },
+    {
+      join: 'members',
+      post: 'anyone',
+      members: { users: Array.from({ length: 1000 }, (_, i) => `u${i}`), extra: 1 },
+    },
+    { join: 'members', post: 'anyone', members: { users: ['no-such-user-anywhere'] } },
+    { join: 'members', post: 'anyone', members: { groups: ['no-such-group'] } },
+    { join: 'users', post: 'anyone', isStaff: true },
+  ].map((body): HostileCase => ({
+    name: `PUT ${ROOM_RULES} ${JSON.stringify(body).slice(0, 80)}`,
+    method: 'PUT',
+    path: ROOM_RULES,
+    headers: JSON_TYPE,
+    body,
+    expectStatus: { staff: 400, ...MINE },
+  })),
+  ...['a%20b', '..%2F..%2Fetc', 'r'.repeat(101), '%F0%9F%98%80', 'a.b'].map((room): HostileCase => ({
+    name: `PUT /admin/chat/rooms/<${room.slice(0, 20)}>`,
+    method: 'PUT',
+    path: `/admin/chat/rooms/${room}`,
+    headers: JSON_TYPE,
+    body: { join: 'users', post: 'anyone' },
+    expectStatus: { staff: 400, ...MINE },
+  })),
+  { method: 'GET', path: '/admin/chat/rooms/hostile-nowhere', expectStatus: { staff: 404, ...MINE } },
+  { method: 'DELETE', path: '/admin/chat/rooms/hostile-nowhere', expectStatus: { staff: 404, ...MINE } },
+  ...[
+    'limit=0',
+    'limit=501',
+    'before=0',
+    'before=2147483648',
+    `room=${'r'.repeat(101)}`,
+    'limit=1&limit=2',
+  ].map((q): HostileCase => ({
+    method: 'GET',
+    path: `/admin/chat/moderation/log?${q}`,
+    expectStatus: { staff: 400, ...MINE },
+  })),
+  ...[
+    ['mute', { user: 0 }],
+    ['mute', { user: 2147483648 }],
+    ['mute', { user: '5' }],
+    ['mute', { user: 1.5 }],
+    ['mute', { user: null }],
+    ['mute', {}],
+    ['mute', { user: 2147483647, duration: 0 }],
+    ['mute', { user: 2147483647, duration: 31622401 }],
+    ['mute', { user: 2147483647, duration: '60' }],
+    ['ban', { user: 2147483647, duration: -1 }],
+    ['kick', { user: 2147483647, reason: 'x'.repeat(501) }],
+    ['kick', { user: 2147483647, reason: 5 }],
+    ['unban', { user: 2147483647, extra: true }],
+    ['delete', { id: -1 }],
+    ['delete', { id: 9007199254740992 }],
+    ['delete', { id: '12' }],
+    ['delete', {}],
+  ].map(([action, body]): HostileCase => ({
+    name: `POST ${MODERATE}/${action} ${JSON.stringify(body)}`,
+    method: 'POST',
+    path: `${MODERATE}/${action}`,
+    headers: JSON_TYPE,
+    // 2147483647 is a user that does not exist: validation answers before anyone is looked up.
+    body: body as object,
+    expectStatus: AS_MODERATOR,
+  })),
+  ...['a%20b', 'r'.repeat(101), '%F0%9F%98%80'].map((room): HostileCase => ({
+    name: `POST /chat/rooms/<${room.slice(0, 20)}>/moderation/kick`,
+    method: 'POST',
+    path: `/chat/rooms/${room}/moderation/kick`,
+    headers: JSON_TYPE,
+    body: { user: 1 },
+    expectStatus: { anon: 401, user: 400, staff: 400 },
+  })),
+  {
+    name: 'POST moderation/kick of a user who does not exist',
+    method: 'POST',
+    path: `${MODERATE}/kick`,
+    headers: JSON_TYPE,
+    body: { user: 2147483647 },
+    expectStatus: { anon: 401, user: 403, staff: 404 },
+  },
+  {
+    method: 'POST',
+    path: `${MODERATE}/delete`,
+    headers: JSON_TYPE,
+    body: { id: 9007199254740991 },
+    expectStatus: { anon: 401, user: 403, staff: 404 },
+  },
+  { method: 'POST', path: `${MODERATE}/nuke`, headers: JSON_TYPE, body: { user: 1 }, expectStatus: 404 },
+  ...['limit=0', 'before=-1', 'before=x', 'limit=1e3'].map((q): HostileCase => ({
+    method: 'GET',
+    path: `${MODERATE}/log?${q}`,
+    expectStatus: AS_MODERATOR,
+  })),
+  { method: 'GET', path: `${MODERATE}/sanctions`, expectStatus: { anon: 401, user: 403, staff: 200 } },
+  ...['/chat/rooms/a%20b', `/chat/rooms/${'r'.repeat(101)}`, '/chat/rooms/%E2%80%AE'].map(
+    (path): HostileCase => ({ method: 'GET', path, expectStatus: 400 }),
+  ),
 ];
 
 const CORPUS: HostileCase[] = [
@@ -1130,6 +1259,7 @@ const CORPUS: HostileCase[] = [
     expectStatus: 403,
     expectMessage: /CSRF Failed/,
   })),
+  ...CHAT_MODERATION_CASES,
 ];
 
 /** Raw bytes Node's HTTP parser itself refuses: answered by the clientError handler. */

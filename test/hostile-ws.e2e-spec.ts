@@ -1,5 +1,7 @@
 import { connect } from 'node:net';
+import { DataSource } from 'typeorm';
 import WebSocket from 'ws';
+import { ChatRoomEntity } from '../src/chat/chat-room.entity';
 import { startApp, TestApp } from './support/app';
 import { databaseVariants } from './support/databases';
 import { openWs } from './support/ws';
@@ -75,6 +77,19 @@ const HANDSHAKES: { name: string; path: string; headers?: Record<string, string>
     status: 400,
   },
   { name: 'no Host at all', path: '/chat/lobby/', headers: { Host: '' }, status: 400 },
+  // Room rules (issue 18): the suite declares hostile-members (members only) before it starts.
+  { name: 'an anonymous visitor to a members-only room', path: '/chat/hostile-members/', status: 401 },
+  {
+    name: 'a forged session to a members-only room',
+    path: '/chat/hostile-members/',
+    headers: { Cookie: `sessionid=${'z'.repeat(32)}` },
+    status: 401,
+  },
+  {
+    name: 'a members-only room spelled with percent-encoding',
+    path: '/chat/hostile%2Dmembers/',
+    status: 401,
+  },
   {
     name: 'a foreign Origin',
     path: '/chat/lobby/',
@@ -131,6 +146,15 @@ describe.each(databaseVariants())('hostile WebSocket input on $name', (variant) 
     teardownDb = db.teardown;
     t = await startApp({ ...db.env, CHAT_MAX_MESSAGE_BYTES: '65536', CHAT_RATE: '1000', CHAT_BURST: '1000' });
     wsBase = `ws://127.0.0.1:${t.port}`;
+    await t.app.get(DataSource).getRepository(ChatRoomEntity).insert({
+      room: 'hostile-members',
+      join: 'members',
+      post: 'anyone',
+      topic: '',
+      moderatorGroupId: null,
+      updatedAt: new Date(),
+      updatedById: null,
+    });
   });
 
   afterAll(async () => {
@@ -173,6 +197,17 @@ describe.each(databaseVariants())('hostile WebSocket input on $name', (variant) 
     { name: 'a __proto__ key', frame: '{"__proto__":{"type":"message"},"text":"x"}' },
     { name: '30,000 levels of nesting', frame: '['.repeat(30_000) + ']'.repeat(30_000) },
     { name: 'a 60 KB number', frame: '{"type":"message","text":' + '9'.repeat(60_000) + '}' },
+    // Moderation commands (issue 18) are checked for shape before anyone is asked who sends them.
+    { name: 'a delete without an id', frame: '{"type":"delete"}' },
+    { name: 'a delete of a negative id', frame: '{"type":"delete","id":-1}' },
+    { name: 'a mute of a string user', frame: '{"type":"mute","user":"1 OR 1=1"}' },
+    { name: 'a kick of user 0', frame: '{"type":"kick","user":0}' },
+    { name: 'a ban for a billion seconds', frame: '{"type":"ban","user":1,"duration":1e9}' },
+    {
+      name: 'a ban with a 600-character reason',
+      frame: JSON.stringify({ type: 'ban', user: 1, reason: 'r'.repeat(600) }),
+    },
+    { name: 'an unban with an object reason', frame: '{"type":"unban","user":1,"reason":{"toString":1}}' },
   ];
 
   it.each(BAD_V1_FRAMES)('live.v1 frame: $name → bad_request, the socket stays open', async ({ frame }) => {
@@ -186,6 +221,40 @@ describe.each(databaseVariants())('hostile WebSocket input on $name', (variant) 
       if (f.type === 'message' && f.text === 'still here') break;
     }
     await c.close();
+  });
+
+  it('moderation commands from a socket that does not moderate: forbidden, nothing done, the socket stays open', async () => {
+    const c = await v1('hostile-moderation');
+    const witness = await v1('hostile-moderation');
+    c.send(JSON.stringify({ type: 'message', text: 'keep me' }));
+    let kept: number | undefined;
+    for (;;) {
+      const f = JSON.parse(await witness.next()) as { type: string; id?: number; text?: string };
+      if (f.type === 'message' && f.text === 'keep me') {
+        kept = f.id;
+        break;
+      }
+    }
+    for (const frame of [
+      { type: 'delete', id: kept },
+      { type: 'kick', user: 1 },
+      { type: 'ban', user: 1, duration: 60 },
+      { type: 'mute', user: 1 },
+    ]) {
+      c.send(JSON.stringify(frame));
+      expect(await nextError(c)).toEqual({
+        type: 'error',
+        code: 'forbidden',
+        message: 'Only moderators of this room may do that',
+      });
+    }
+    const page = (await (
+      await fetch(`http://127.0.0.1:${t.port}/chat/rooms/hostile-moderation/messages`)
+    ).json()) as {
+      messages: { text: string }[];
+    };
+    expect(page.messages.map((m) => m.text)).toEqual(['keep me']);
+    await Promise.all([c.close(), witness.close()]);
   });
 
   it('closes 1003 on a binary frame, 1007 on invalid UTF-8, 1009 on an oversize frame', async () => {
