@@ -557,6 +557,32 @@ describe.each(databaseVariants())('room rules and moderation on $name', (variant
     });
   });
 
+  describe('a moderator’s socket', () => {
+    it('loses its rights with the staff status behind it: the next command is refused', async () => {
+      const temp = await createUser(t, { username: 'temp', password: 'pw', isStaff: true });
+      const tempSession = await login(t, 'temp', 'pw');
+      const c = await openWs(`${wsBase}/chat/demoted/?history=0`, {
+        protocols: ['live.v1'],
+        headers: { Cookie: tempSession.cookie },
+      });
+      open.push(c);
+      expect(await c.nextJson<Frame>()).toMatchObject({ type: 'welcome', moderator: true });
+      c.send(JSON.stringify({ type: 'kick', user: ids.carol }));
+      expect(await next(c, 'moderated')).toMatchObject({ action: 'kick', user: ids.carol });
+      await t.app
+        .get(DataSource)
+        .query(
+          `UPDATE auth_user SET is_staff = ${variant.name === 'sqlite' ? 0 : 'false'} WHERE id = ${temp.id}`,
+        );
+      c.send(JSON.stringify({ type: 'kick', user: ids.carol }));
+      expect(await next(c, 'error')).toEqual({
+        type: 'error',
+        code: 'forbidden',
+        message: 'Only moderators of this room may do that',
+      });
+    });
+  });
+
   describe('the moderation log', () => {
     it('records every action with who, what, whom, where, why and when, newest first', async () => {
       const room = 'logged';

@@ -130,16 +130,16 @@ export class ModerationService implements OnModuleInit, SocketModeration {
     return { userId: user.id, name: displayName(user), staff, superuser: user.isSuperuser, via: 'http' };
   }
 
-  /** A command from a moderator's socket (ChatConnection checked `moderator`): the answer frame. */
+  /**
+   * A command from a moderator's socket (ChatConnection checked the `moderator` it was given at
+   * join): who sends it is read again, so staff status or a moderator group lost since the socket
+   * opened no longer counts. The answer frame, never a rejection.
+   */
   async fromSocket(client: ChatClient, command: ModerationCommand): Promise<ServerFrame> {
-    const actor: Actor = {
-      userId: client.userId as number,
-      name: client.name,
-      staff: client.visitor.staff,
-      superuser: client.visitor.superuser,
-      via: 'ws',
-    };
     try {
+      const user = client.userId === null ? null : await this.users.findOneBy({ id: client.userId });
+      if (!user?.isActive) throw new ChatError('forbidden', 'Only moderators of this room may do that');
+      const actor: Actor = { ...(await this.actorFor(user, client.room)), via: 'ws' };
       const entry = await this.perform(actor, client.room, command);
       return {
         type: 'moderated',

@@ -6,6 +6,8 @@ import { parseControlEnvelope, RoomControl, RoomControlListener } from '../room-
 import { openRedis } from './redis-connection';
 import { RedisFlushBarrier } from './redis-flush-barrier';
 
+/** Rule changes, sanctions and deletions held while Redis is down (beyond: the rest wait for a join's re-read). */
+const MAX_HELD_CONTROL = 10_000;
 /** A SUBSCRIBE or UNSUBSCRIBE that takes longer is left to the resubscription after a reconnect. */
 const SUBSCRIBE_DEADLINE_MS = 1000;
 
@@ -50,6 +52,8 @@ export class RedisChannelLayer extends ChannelLayer {
   private readonly moderationChannel: string;
   private controlListener: RoomControlListener = () => undefined;
   private subscribedBefore = false;
+  /** Control events this instance could not publish (Redis down), to publish once it can (see holdControl). */
+  private readonly heldControl = new Map<string, RoomControl>();
 
   constructor(
     url: string,
@@ -58,7 +62,10 @@ export class RedisChannelLayer extends ChannelLayer {
   ) {
     super();
     this.moderationChannel = `${prefix}:chat-moderation`;
-    this.publisher = open(url, 'publisher', () => this.reportDropped());
+    this.publisher = open(url, 'publisher', () => {
+      this.reportDropped();
+      this.publishHeldControl();
+    });
     this.barrier = new RedisFlushBarrier(prefix, this.origin, this.publisher, this.logger);
     // Subscriptions are ours to restore: on every (re)connect, subscribe to the current groups.
     this.subscriber = open(url, 'subscriber', () => this.resubscribe());
@@ -126,12 +133,42 @@ export class RedisChannelLayer extends ChannelLayer {
   /** Delivered here at once (so a moderator's action holds even while Redis is down), then published. */
   controlSend(event: RoomControl): void {
     this.controlListener(event);
-    if (event.type === 'resync' || !this.publisher.up) return;
+    if (event.type === 'resync') return;
+    if (!this.publisher.up) {
+      this.holdControl(event);
+      return;
+    }
     this.publisher.redis
       .publish(this.moderationChannel, JSON.stringify({ o: this.origin, e: event }))
-      .catch((err: Error) =>
-        this.logger.warn({ event: 'redis_control_not_sent', type: event.type, error: err.message }),
-      );
+      .catch((err: Error) => {
+        this.logger.warn({ event: 'redis_control_not_sent', type: event.type, error: err.message });
+        this.holdControl(event);
+      });
+  }
+
+  /**
+   * An event the other instances did not get is published when Redis is back, as what it changed
+   * now means: a rule or sanction change as "read this room's rules again" (the database says which
+   * bans and mutes hold by then), a deletion as itself. A kick is not held: it meant "leave now".
+   */
+  private holdControl(event: Exclude<RoomControl, { type: 'resync' }>): void {
+    if (event.type === 'kick') {
+      this.logger.warn({ event: 'redis_control_not_sent', type: 'kick', room: event.room });
+      return;
+    }
+    const [key, held]: [string, RoomControl] =
+      event.type === 'deleted'
+        ? [`deleted:${event.room}:${event.id}`, event]
+        : [`rules:${event.room}`, { type: 'rules', room: event.room }];
+    if (this.heldControl.size < MAX_HELD_CONTROL) this.heldControl.set(key, held);
+  }
+
+  private publishHeldControl(): void {
+    if (this.heldControl.size === 0) return;
+    const held = [...this.heldControl.values()];
+    this.heldControl.clear();
+    this.logger.log({ event: 'redis_control_resent', count: held.length });
+    for (const e of held) this.controlSend(e);
   }
 
   setControlListener(listener: RoomControlListener): void {

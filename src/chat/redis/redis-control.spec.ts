@@ -12,12 +12,14 @@ describe('RedisChannelLayer control events', () => {
   let redis: FakeRedis;
   let layers: RedisChannelLayer[];
   let warn: jest.SpyInstance;
-  /** Each instance's subscriber onReady, to stand for a reconnect. */
+  /** Each instance's subscriber (and publisher) onReady, to stand for a reconnect. */
   let reconnects: (() => void)[];
+  let publishersReady: (() => void)[];
 
   const instance = () => {
     const open = (url: string, role: string, onReady: () => void) => {
       if (role === 'subscriber') reconnects.push(onReady);
+      else publishersReady.push(onReady);
       return redis.open(url, role, onReady);
     };
     const layer = new RedisChannelLayer('redis://fake', 'unit', open);
@@ -31,6 +33,7 @@ describe('RedisChannelLayer control events', () => {
     redis = new FakeRedis();
     layers = [];
     reconnects = [];
+    publishersReady = [];
     warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation();
     jest.spyOn(Logger.prototype, 'log').mockImplementation();
   });
@@ -68,6 +71,39 @@ describe('RedisChannelLayer control events', () => {
     expect(
       warn.mock.calls.filter(([f]) => (f as { event: string }).event === 'redis_bad_control'),
     ).toHaveLength(3);
+  });
+
+  it('what could not be published is published once Redis is back: rules and sanctions as a re-read, deletions as they were, kicks not', async () => {
+    const open = (role: string) => redis.links.filter((l) => l.role === role);
+    const a = instance();
+    const b = instance();
+    await settled();
+    const [publisherOfA] = open('publisher');
+    publisherOfA.link.up = false;
+    a.layer.controlSend({
+      type: 'sanction',
+      room: 'r',
+      user: 5,
+      kind: 'ban',
+      lifted: false,
+      until: null,
+      reason: 'x',
+    });
+    a.layer.controlSend({ type: 'rules', room: 'r' });
+    a.layer.controlSend({ type: 'deleted', room: 'r', id: 42 });
+    a.layer.controlSend({ type: 'kick', room: 'r', user: 6, reason: '' });
+    await settled();
+    expect(b.heard).toEqual([]);
+    publisherOfA.link.up = true;
+    publishersReady[0]();
+    await settled();
+    expect(b.heard).toEqual([
+      { type: 'rules', room: 'r' },
+      { type: 'deleted', room: 'r', id: 42 },
+    ]);
+    publishersReady[0](); // nothing held twice
+    await settled();
+    expect(b.heard).toHaveLength(2);
   });
 
   it('while Redis is down the sender still hears its own event; a reconnect makes the instance resync', async () => {
