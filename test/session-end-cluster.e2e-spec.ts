@@ -24,8 +24,15 @@ interface Closed {
 }
 const closedAt = (c: WsClient): Promise<Closed> => c.closed.then((x) => ({ ...x, at: Date.now() }));
 /** The close, or null if the socket is still open after `ms`. */
-const closedWithin = (closed: Promise<Closed>, ms: number) =>
-  Promise.race([closed, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
+async function closedWithin(closed: Promise<Closed>, ms: number): Promise<Closed | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)));
+  try {
+    return await Promise.race([closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface Cookies {
   cookie: string;

@@ -29,6 +29,17 @@ interface Watched {
   closed: Promise<{ code: number; reason: string; at: number }>;
 }
 
+/** The close, or null if the socket is still open after `ms`. */
+async function closedWithin<T>(closed: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)));
+  try {
+    return await Promise.race([closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const watch = (client: WsClient): Watched => ({
   client,
   closed: client.closed.then((c) => ({ ...c, at: Date.now() })),
@@ -119,10 +130,7 @@ describe.each(databaseVariants())('sessions that end close their sockets on $nam
     presence: (p: Presence) => boolean = (p) => p.members?.includes(name) !== true,
   ) {
     for (const s of sockets) {
-      const closed = await Promise.race([
-        s.closed,
-        new Promise<null>((r) => setTimeout(() => r(null), 5000)),
-      ]);
+      const closed = await closedWithin(s.closed, 5000);
       expect(closed).not.toBeNull();
       expect({ code: closed?.code, reason: closed?.reason }).toEqual({ code: 4001, reason: 'session ended' });
       expect((closed?.at ?? Infinity) - since).toBeLessThan(WITHIN_MS);

@@ -197,8 +197,9 @@ export class ChatUpgradeHandler {
     if (shared?.epoch === epoch) return shared.identity;
     const identity = this.sessions
       .userFor(key)
-      .then((user): Identity =>
-        user
+      .then((user): Identity => {
+        this.watch.sessionRead();
+        return user
           ? {
               userId: user.id,
               name: displayName(user),
@@ -206,8 +207,8 @@ export class ChatUpgradeHandler {
               staff: user.isStaff || user.isSuperuser,
               superuser: user.isSuperuser,
             }
-          : { userId: null, name: ANONYMOUS_NAME, sessionKey: null },
-      )
+          : { userId: null, name: ANONYMOUS_NAME, sessionKey: null };
+      })
       .finally(() => {
         if (this.lookups.get(key)?.identity === identity) this.lookups.delete(key);
       });

@@ -192,6 +192,18 @@ describe('SessionWatch', () => {
     expect(anon.closedWith).toBeNull();
   });
 
+  it('a session read by a handshake ends a failing streak: the fail-open clock starts over at the next failure', async () => {
+    await start();
+    const a = connect('lobby', 1, KEY_A);
+    failure = new Error('Connection terminated unexpectedly');
+    await jest.advanceTimersByTimeAsync(900);
+    watch.sessionRead(); // the database answered a handshake meanwhile
+    await jest.advanceTimersByTimeAsync(900);
+    expect(a.closedWith).toBeNull(); // 1800 ms of failures, but not in one streak
+    await jest.advanceTimersByTimeAsync(300);
+    expect(a.closedWith?.code).toBe(4002);
+  });
+
   it('endedSince: a lookup that started before an end of its key or user is not trusted', async () => {
     await start();
     const before = watch.endEpoch;

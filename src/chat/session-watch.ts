@@ -89,6 +89,14 @@ export class SessionWatch implements OnModuleInit, OnModuleDestroy {
     return (this.endedKeys.get(key)?.epoch ?? 0) > epoch || (this.endedUsers.get(userId)?.epoch ?? 0) > epoch;
   }
 
+  /**
+   * A handshake read a session: the database answers, so a failing re-check streak is over (its
+   * fail-open clock must not carry over into the next outage).
+   */
+  sessionRead(): void {
+    this.recovered();
+  }
+
   /** Sessions ended (here or on another instance): close what is known to be ended, re-check the rest. */
   apply(ended: SessionsEnded): void {
     if (this.stopped) return;
