@@ -1,7 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SESSION_SALT, sessionAuthHash, signObject } from '../../auth/django-signing';
-import { djangoOwnsAuthTables, djangoTableStatements, DjangoTable, isPostgres } from '../django-tables';
+import {
+  djangoOwnsAuthTables,
+  djangoTableStatements,
+  DjangoTable,
+  isPostgres,
+  REQUIRED_COLUMNS,
+} from '../django-tables';
 
 /** A migration that needs SECRET_KEY; runMigrations hands it over (the TypeORM CLI does not). */
 export interface NeedsSecretKey {
@@ -48,19 +54,8 @@ const RENAMES: readonly {
   },
 ];
 
-const AUTH_USER_COLUMNS = [
-  'id',
-  'password',
-  'last_login',
-  'is_superuser',
-  'username',
-  'first_name',
-  'last_name',
-  'email',
-  'is_staff',
-  'is_active',
-  'date_joined',
-];
+/** auth_user's columns, copied across when SQLite remakes the table. */
+const AUTH_USER_COLUMNS = REQUIRED_COLUMNS.auth_user;
 
 /**
  * Carries a database made by an earlier release over to the Django bridge's layout, without logging
@@ -167,7 +162,7 @@ async function renameTable(
 /** SQLite cannot drop defaults or columns in place: the tables are made again, as Django itself does. */
 async function reshapeSqlite(queryRunner: QueryRunner): Promise<void> {
   const copies: [DjangoTable, string[]][] = [
-    ['auth_user', AUTH_USER_COLUMNS],
+    ['auth_user', [...AUTH_USER_COLUMNS]],
     ['django_session', ['session_key', 'session_data', 'expire_date']],
   ];
   for (const [table, columns] of copies) {
