@@ -16,6 +16,7 @@ import { LoginBodyGuard } from './login-body.guard';
 import { SessionStore } from './session.store';
 import { PublicUser, toPublicUser, User } from './user.entity';
 import { UsersService } from './users.service';
+import { TokenScope } from './tokens/scopes';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -87,7 +88,8 @@ export class AuthController {
   }
 
   @Get('me')
-  @ApiOperation({ summary: 'The logged-in user' })
+  @TokenScope('any')
+  @ApiOperation({ summary: 'The logged-in user (or the API token’s)' })
   @ApiOkResponse({ type: PublicUserDoc })
   @ApiErrors(401)
   @UseGuards(AuthenticatedGuard)

@@ -23,12 +23,25 @@ import { SessionEvents } from './session-events';
 import { Session } from './session.entity';
 import { SessionMiddleware } from './session.middleware';
 import { SessionStore } from './session.store';
+import { ApiToken } from './tokens/api-token.entity';
+import { ApiTokenStore } from './tokens/api-token.store';
+import { TokenScopeGuard } from './tokens/token-scope.guard';
+import { AdminTokensController, TokensController } from './tokens/tokens.controller';
 import { User } from './user.entity';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User, Session, Group, UserGroup, LoginFailure]), PassportModule],
-  controllers: [AuthController, AdminUsersController, LockoutsController],
+  imports: [
+    TypeOrmModule.forFeature([User, Session, Group, UserGroup, LoginFailure, ApiToken]),
+    PassportModule,
+  ],
+  controllers: [
+    AuthController,
+    AdminUsersController,
+    LockoutsController,
+    TokensController,
+    AdminTokensController,
+  ],
   providers: [
     {
       provide: Pbkdf2Pool,
@@ -46,12 +59,15 @@ import { UsersService } from './users.service';
     LoginFailurePurgeJob,
     LocalStrategy,
     SessionPurgeJob,
+    ApiTokenStore,
     { provide: APP_GUARD, useClass: CsrfGuard },
+    { provide: APP_GUARD, useClass: TokenScopeGuard },
   ],
-  exports: [SessionStore, SessionEvents, UsersService, LoginThrottle],
+  exports: [SessionStore, SessionEvents, UsersService, LoginThrottle, ApiTokenStore],
 })
 export class AuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(SessionMiddleware).forRoutes('*');
+    // /metrics has its own bearer token (METRICS_TOKEN, Prometheus' scrape credential), not an API token.
+    consumer.apply(SessionMiddleware).exclude('metrics').forRoutes('*');
   }
 }

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { ApiTokenIdentity } from './tokens/scopes';
 import type { User } from './user.entity';
 
 /** The cookies' names are settings: AppConfig.sessionCookieName and csrfCookieName. */
@@ -12,4 +13,6 @@ export interface LiveRequest extends Request {
   sessionKey?: string;
   /** The two-factor device whose code this session passed (null: password only). */
   otpDeviceId?: number | null;
+  /** The API token the request came with (Authorization header), or null: cookie or anonymous. */
+  apiToken?: ApiTokenIdentity | null;
 }

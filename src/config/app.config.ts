@@ -167,6 +167,20 @@ export class AppEnv {
   @Min(1, { message: 'LOGIN_FAILURE_WINDOW must be an integer between 1 and 2592000 (seconds)' })
   @Max(2_592_000, { message: 'LOGIN_FAILURE_WINDOW must be an integer between 1 and 2592000 (seconds)' })
   LOGIN_FAILURE_WINDOW: number = 15 * 60;
+
+  /** Requests per minute one API token may make (each instance counts its own). */
+  @IsInt({ message: 'API_TOKEN_RATE must be an integer between 1 and 1000000 (requests per minute)' })
+  @Min(1, { message: 'API_TOKEN_RATE must be an integer between 1 and 1000000 (requests per minute)' })
+  @Max(1_000_000, {
+    message: 'API_TOKEN_RATE must be an integer between 1 and 1000000 (requests per minute)',
+  })
+  API_TOKEN_RATE: number = 600;
+
+  /** Requests per minute with an unknown, revoked or expired token from one address before 429. */
+  @IsInt({ message: 'API_TOKEN_FAILURES_PER_ADDRESS must be an integer between 1 and 1000000' })
+  @Min(1, { message: 'API_TOKEN_FAILURES_PER_ADDRESS must be an integer between 1 and 1000000' })
+  @Max(1_000_000, { message: 'API_TOKEN_FAILURES_PER_ADDRESS must be an integer between 1 and 1000000' })
+  API_TOKEN_FAILURES_PER_ADDRESS: number = 30;
 }
 
 /** How long live waits for the database before answering 503 (milliseconds). */
@@ -247,6 +261,10 @@ export class AppConfig {
   readonly loginMaxFailures: number;
   readonly loginMaxFailuresPerAddress: number;
   readonly loginFailureWindowSeconds: number;
+  /** API_TOKEN_RATE: requests per minute per token. */
+  readonly apiTokenRate: number;
+  /** API_TOKEN_FAILURES_PER_ADDRESS: failed token requests per minute per client address. */
+  readonly apiTokenFailuresPerAddress: number;
   /** Never logged; use for signing only. */
   readonly secretKey: string;
   /** Earlier keys (SECRET_KEY_FALLBACKS): signatures made with them still verify; nothing is signed with them. */
@@ -287,6 +305,8 @@ export class AppConfig {
     this.loginMaxFailures = parsed.LOGIN_MAX_FAILURES;
     this.loginMaxFailuresPerAddress = parsed.LOGIN_MAX_FAILURES_PER_ADDRESS;
     this.loginFailureWindowSeconds = parsed.LOGIN_FAILURE_WINDOW;
+    this.apiTokenRate = parsed.API_TOKEN_RATE;
+    this.apiTokenFailuresPerAddress = parsed.API_TOKEN_FAILURES_PER_ADDRESS;
     this.secretKey = parsed.SECRET_KEY ?? loadOrCreateSecret(this.dataDir);
     this.secretKeyFallbacks = (parsed.SECRET_KEY_FALLBACKS ?? '')
       .split(',')

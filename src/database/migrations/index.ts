@@ -7,6 +7,7 @@ import { DjangoBridge1764000006000 } from './1764000006000-DjangoBridge';
 import { CreateLoginFailures1764000007000 } from './1764000007000-CreateLoginFailures';
 import { CreateTwoFactorTables1764000008000 } from './1764000008000-CreateTwoFactorTables';
 import { CreateChatModeration1764000009000 } from './1764000009000-CreateChatModeration';
+import { CreateApiTokens1764000010000 } from './1764000010000-CreateApiTokens';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   CreateLoginFailures1764000007000,
   CreateTwoFactorTables1764000008000,
   CreateChatModeration1764000009000,
+  CreateApiTokens1764000010000,
 ];
