@@ -138,6 +138,29 @@ describe('manage commands (real child processes on the app’s database)', () =>
     expect(await t.app.get(UsersService).findByUsername('other')).toBeNull();
   }, 60_000);
 
+  it('create-token prints a working key alone on stdout; revoke-token stops it; bad scopes are usage errors', async () => {
+    await t.app.get(UsersService).create({ username: 'ci-bot', password: 'ci-bot-pass' });
+    const made = await manage(['create-token', 'ci-bot', '--scope', 'chat:read', '--name', 'ci'], env);
+    expect(made.code).toBe(0);
+    const key = made.stdout.trim();
+    expect(key).toMatch(/^live_[A-Za-z0-9_-]{43}$/);
+    expect(made.stderr).toContain('for user "ci-bot", scopes chat:read');
+    const me = await request(t.baseUrl).get('/auth/me').set('Authorization', `Token ${key}`).expect(200);
+    expect(me.body.username).toBe('ci-bot');
+    const [badScope, adminForPlain] = await Promise.all([
+      manage(['create-token', 'ci-bot', '--scope', 'chat:everything'], env),
+      manage(['create-token', 'ci-bot', '--scope', 'admin:vpn'], env),
+    ]);
+    expect([badScope.code, adminForPlain.code]).toEqual([2, 2]);
+    expect(badScope.stderr).toContain('unknown scope chat:everything');
+    expect(adminForPlain.stderr).toContain('admin:vpn can only be given to staff users');
+    const [row] = await t.app.get(DataSource).query(`SELECT id FROM live_api_token WHERE name = 'ci'`);
+    const revoked = await manage(['revoke-token', String(row.id)], env);
+    expect(revoked.code).toBe(0);
+    await request(t.baseUrl).get('/auth/me').set('Authorization', `Token ${key}`).expect(401);
+    expect((await manage(['revoke-token', String(row.id)], env)).code).toBe(1);
+  }, 90_000);
+
   it('changepassword sets a new password; an unknown user is an error', async () => {
     const changed = await manage(['changepassword', 'root'], { ...env, LIVE_PASSWORD: 'new-root-secret' });
     expect(changed.code).toBe(0);

@@ -71,6 +71,18 @@ describe('OpenAPI document and Prometheus metrics', () => {
       expect(json.body.openapi).toMatch(/^3\./);
       expect(json.body.components.securitySchemes.session).toMatchObject({ in: 'cookie', name: 'sessionid' });
       expect(json.body.paths['/auth/login'].post.responses['429']).toBeDefined();
+      // API tokens (issue 19): the scheme, and the scope each token-enabled operation needs.
+      expect(json.body.components.securitySchemes.token).toMatchObject({
+        in: 'header',
+        name: 'Authorization',
+      });
+      expect(json.body.components.securitySchemes.token.description).toContain('chat:publish');
+      const history = json.body.paths['/chat/rooms/{room}/messages'].get;
+      expect(history['x-token-scope']).toBe('chat:read');
+      expect(history.security).toEqual(expect.arrayContaining([{ token: [] }, { session: [], csrf: [] }]));
+      expect(json.body.paths['/admin/users'].get['x-token-scope']).toBe('admin:users');
+      // Token management itself is for sessions only: no token scheme there.
+      expect(json.body.paths['/auth/tokens'].post['x-token-scope']).toBeUndefined();
       const ui = await request(t.baseUrl).get('/api/docs').redirects(1).expect(200);
       expect(ui.text).toContain('swagger-ui');
       expect(ui.text).not.toMatch(/https?:\/\/(cdn|unpkg)/);

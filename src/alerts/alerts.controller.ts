@@ -6,6 +6,7 @@ import { IsInt, Max, Min } from 'class-validator';
 import { StaffGuard } from '../auth/guards';
 import { Optional, toInt } from '../common/validation';
 import { AlertResult, AlertsService, AlertView } from './alerts.service';
+import { TokenScope } from '../auth/tokens/scopes';
 
 export class AlertsQuery {
   @ApiPropertyOptional({ type: Number, minimum: 1, maximum: 500, default: 50 })
@@ -19,6 +20,7 @@ export class AlertsQuery {
 
 @ApiTags('admin: alerts')
 @ApiErrors(...STAFF_ERRORS)
+@TokenScope('admin:alerts')
 @Controller('admin/alerts')
 @UseGuards(StaffGuard)
 export class AlertsController {

@@ -26,12 +26,14 @@ import { SessionStore } from './session.store';
 import { AdminUserView, User } from './user.entity';
 import { CreateUserDto, ListUsersQuery, UpdateUserDto } from './users.dto';
 import { toAdminView, UsersService } from './users.service';
+import { TokenScope } from './tokens/scopes';
 
 /** Ids are int4 primary keys: 1 to 2147483647, anything else is a 400 before the database. */
 const idPipe = new IdPipe();
 
 @ApiTags('admin: users')
 @ApiErrors(...STAFF_ERRORS)
+@TokenScope('admin:users')
 @Controller('admin/users')
 @UseGuards(StaffGuard)
 export class AdminUsersController {

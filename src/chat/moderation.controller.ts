@@ -8,6 +8,7 @@ import { DeleteMessageDto, LogQuery, SanctionDto, TargetDto } from './moderation
 import { ModerationLogView, ModerationService, SanctionView } from './moderation.service';
 import { ModerationCommand } from './moderation.protocol';
 import { RoomNamePipe } from './room-name.pipe';
+import { TokenScope } from '../auth/tokens/scopes';
 
 const roomPipe = new RoomNamePipe();
 
@@ -17,6 +18,7 @@ const roomPipe = new RoomNamePipe();
  */
 @ApiTags('chat: moderation')
 @ApiErrors(400, 401, 403, 503)
+@TokenScope('chat:moderate')
 @Controller('chat/rooms/:room/moderation')
 @UseGuards(AuthenticatedGuard)
 export class ModerationController {

@@ -8,12 +8,14 @@ import { AdminLogQuery, RoomRulesDto } from './moderation.dto';
 import { ModerationLogView, ModerationService } from './moderation.service';
 import { RoomNamePipe } from './room-name.pipe';
 import { RoomRulesService, RoomRulesView } from './room-rules.service';
+import { TokenScope } from '../auth/tokens/scopes';
 
 const roomPipe = new RoomNamePipe();
 
 /** Staff declare rooms (who joins, who posts, topic, moderators, members) and read every room's moderation log. */
 @ApiTags('admin: chat')
 @ApiErrors(...STAFF_ERRORS, 503)
+@TokenScope('chat:moderate')
 @Controller('admin/chat')
 @UseGuards(StaffGuard)
 export class RoomRulesController {

@@ -21,6 +21,7 @@ import { untilIso } from './moderation.protocol';
 import { PresenceTracker } from './presence';
 import { RoomPolicies } from './room-policies';
 import { isMuted, JoinRule, mutedText, PostRule, RoomAccess, Visitor } from './room-rules';
+import { TokenScope } from '../auth/tokens/scopes';
 
 /** The caller as room rules see them. */
 function visitorOf(user: User | null): Visitor {
@@ -91,6 +92,7 @@ class MessagePageDoc {
 }
 
 @ApiTags('chat')
+@TokenScope('chat:read')
 @Controller('chat/rooms')
 export class RoomsController {
   constructor(

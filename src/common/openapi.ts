@@ -1,5 +1,6 @@
 import { applyDecorators, INestApplication } from '@nestjs/common';
 import { ApiProperty, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { TOKEN_SCOPES, TOKEN_SECURITY } from '../auth/tokens/scopes';
 import { AppConfig } from '../config/app.config';
 
 /** Every error answer: `{statusCode, error, message}` (see HttpExceptionFilter). */
@@ -53,11 +54,26 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Accounts with two-factor (staff, TOTP) log in in two steps: the password answers 401 with ' +
         '`otp_required: true` and a short-lived `live_otp_pending` cookie, then `{code}` logs in (or send ' +
         '`{username, password, code}` at once); the two-factor endpoints are under /auth/2fa. ' +
+        'Programs authenticate with an API token instead: `Authorization: Token <key>` (see the `token` ' +
+        'scheme), narrowed to its scopes. ' +
         'Chat itself is a WebSocket at /chat/<room>/ (see the README).',
     )
     .setVersion('1')
     .addCookieAuth(sessionCookieName, { type: 'apiKey', in: 'cookie', name: sessionCookieName }, 'session')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-CSRFToken' }, 'csrf')
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description:
+          '`Token <key>` (Django REST framework’s header) or `Bearer <key>`, a key from POST /auth/tokens. ' +
+          'No cookie and no CSRF header. Operations that accept tokens name the scope they need in ' +
+          `\`x-token-scope\` (one of ${TOKEN_SCOPES.map((s) => `\`${s}\``).join(', ')}, or \`any\`); ` +
+          'the others answer a token with 403.',
+      },
+      TOKEN_SECURITY,
+    )
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' }, 'metrics-token')
     .addGlobalResponse({ status: 500, description: 'Never expected; reported as a bug', type: ErrorBody })
     .build();

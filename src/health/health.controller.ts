@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { describeDatabaseError } from '../database/database-errors';
 import { DatabaseWriteMonitor, monitorWrites } from '../database/write-monitor';
 import { ComponentHealth, HealthRegistry } from './health.registry';
+import { TokenScope } from '../auth/tokens/scopes';
 
 interface HealthReport {
   status: 'ok' | 'degraded' | 'error';
@@ -41,6 +42,7 @@ export async function settle(
 }
 
 @ApiTags('health')
+@TokenScope('any')
 @Controller('health')
 export class HealthController {
   private readonly writes: DatabaseWriteMonitor;

@@ -7,9 +7,11 @@ import { LoginThrottle } from '../login-throttle';
 import type { User } from '../user.entity';
 import { LockoutListDoc, LockoutView, toLockoutView, UnlockResultDoc } from './lockouts.api';
 import { UnlockQuery } from './lockouts.dto';
+import { TokenScope } from '../tokens/scopes';
 
 @ApiTags('admin: lockouts')
 @ApiErrors(...STAFF_ERRORS)
+@TokenScope('admin:users')
 @Controller('admin/lockouts')
 @UseGuards(StaffGuard)
 export class LockoutsController {

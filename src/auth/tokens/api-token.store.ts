@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { AuthError } from '../auth.exception';
 import { SessionEvents } from '../session-events';
 import { User } from '../user.entity';
 import { ApiToken } from './api-token.entity';
@@ -68,6 +69,14 @@ export interface TokenLogin {
   token: ApiTokenIdentity;
 }
 
+/** Scopes that reach staff-only endpoints: only a staff user's token may carry them. */
+export const STAFF_SCOPES: readonly TokenScope[] = [
+  'admin:users',
+  'admin:certs',
+  'admin:vpn',
+  'admin:alerts',
+];
+
 export function scopesOf(token: Pick<ApiToken, 'scopes'>): TokenScope[] {
   return token.scopes.split(' ').filter(isTokenScope);
 }
@@ -90,6 +99,10 @@ export class ApiTokenStore {
   ) {}
 
   async create(spec: NewToken): Promise<{ key: string; token: TokenView }> {
+    const staffScopes = spec.scopes.filter((s) => STAFF_SCOPES.includes(s));
+    if (staffScopes.length > 0 && !spec.user.isStaff)
+      throw new AuthError('invalid', `${staffScopes.join(', ')} can only be given to staff users`);
+    if (!spec.user.isActive) throw new AuthError('invalid', `user "${spec.user.username}" is not active`);
     const key = newTokenKey();
     const now = new Date();
     const row = await this.tokens.save(
@@ -133,10 +146,15 @@ export class ApiTokenStore {
   }
 
   /** Deletes the token; its requests stop at once and its sockets are closed on every instance. */
-  async revoke(token: ApiToken, by: User): Promise<void> {
+  async revoke(token: ApiToken, by: User | string): Promise<void> {
     await this.tokens.delete({ id: token.id });
     this.touched.delete(token.id);
-    this.logger.log({ event: 'api_token_revoked', token: token.id, user: token.userId, by: by.username });
+    this.logger.log({
+      event: 'api_token_revoked',
+      token: token.id,
+      user: token.userId,
+      by: typeof by === 'string' ? by : by.username,
+    });
     this.events.ended({ sessionKeys: [tokenCredentialKey(token.id)] });
   }
 

@@ -35,8 +35,10 @@ export function isTokenScope(value: string): value is TokenScope {
 export const TokenScope = (scope: TokenScope | 'any'): MethodDecorator & ClassDecorator =>
   applyDecorators(
     SetMetadata(TOKEN_SCOPE_METADATA, scope),
-    ApiSecurity(SESSION_SECURITY),
-    ApiSecurity(TOKEN_SECURITY, scope === 'any' ? [] : [scope]),
+    // Either a session (with its CSRF header on unsafe methods) or a token; OpenAPI 3.0 has no scopes
+    // for API-key schemes, so the scope a token needs is the operation's `x-token-scope`.
+    ApiSecurity({ [SESSION_SECURITY]: [], csrf: [] }),
+    ApiSecurity(TOKEN_SECURITY),
     ApiExtension('x-token-scope', scope),
   );
 

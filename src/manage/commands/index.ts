@@ -6,6 +6,7 @@ import { importDjangoUsersCommand } from './import-django-users.command';
 import { migrateCommand } from './migrate.command';
 import { renewCertsCommand } from './renew-certs.command';
 import { reset2faCommand } from './reset-2fa.command';
+import { createTokenCommand, revokeTokenCommand } from './tokens.command';
 import { unlockCommand } from './unlock.command';
 import { vpnInitCommand } from './vpn-init.command';
 
@@ -20,4 +21,6 @@ export const commands: ManageCommand[] = [
   unlockCommand,
   vpnInitCommand,
   reset2faCommand,
+  createTokenCommand,
+  revokeTokenCommand,
 ];

@@ -10,6 +10,7 @@ import { CertRun } from './cert-run.entity';
 import { CertsConfig } from './certs.config';
 import { ObtainCertDto, RenewCertsDto, RunsQuery } from './certs.dto';
 import { CertsService } from './certs.service';
+import { TokenScope } from '../../auth/tokens/scopes';
 
 /** Ids are int4 primary keys: 1 to 2147483647, anything else is a 400 before the database. */
 const idPipe = new IdPipe();
@@ -17,6 +18,7 @@ const idPipe = new IdPipe();
 @ApiTags('admin: certificates')
 @ApiErrors(...STAFF_ERRORS)
 @UseGuards(StaffGuard)
+@TokenScope('admin:certs')
 @Controller('admin/certs')
 export class CertsController {
   constructor(

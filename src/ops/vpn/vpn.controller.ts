@@ -15,6 +15,7 @@ import { StaffGuard } from '../../auth/guards';
 import type { User } from '../../auth/user.entity';
 import { CLIENT_NAME } from './vpn-runner';
 import { VpnService } from './vpn.service';
+import { TokenScope } from '../../auth/tokens/scopes';
 
 export class CreateVpnClientDto {
   @ApiProperty({ example: 'alice', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' })
@@ -27,6 +28,7 @@ export class CreateVpnClientDto {
 
 @ApiTags('admin: vpn')
 @ApiErrors(...STAFF_ERRORS)
+@TokenScope('admin:vpn')
 @Controller('admin/vpn')
 @UseGuards(StaffGuard)
 export class VpnController {
