@@ -172,6 +172,29 @@ describeBrowser('admin console in Chromium', () => {
     await page.locator('#view[data-tab="chat"]').waitFor({ timeout: 10_000 });
     await shot('chat');
   }, 30_000);
+
+  it('makes a service token, shows its key once, and revokes it after asking', async () => {
+    await page.goto(`${t.baseUrl}/admin/#tokens`);
+    await page.locator('#view[data-tab="tokens"]').waitFor({ timeout: 10_000 });
+    const form = page.locator('#create-token');
+    await form.locator('input[name=name]').fill('ci publisher');
+    await form.locator('input[value="chat:publish"]').check();
+    await form.locator('input[name=username]').fill('joe');
+    await form.getByRole('button', { name: 'Make token' }).click();
+    const key = (await page.locator('#new-token-key').textContent({ timeout: 10_000 })) ?? '';
+    expect(key).toMatch(/^live_[A-Za-z0-9_-]{43}$/);
+    // The key works, as joe, and the list never shows it.
+    const me = await request(t.baseUrl).get('/auth/me').set('Authorization', `Token ${key}`).expect(200);
+    expect(me.body.username).toBe('joe');
+    const row = page.locator('tr[data-token]', { hasText: 'ci publisher' });
+    expect(await row.textContent()).not.toContain(key);
+    await shot('tokens');
+    await row.getByRole('button', { name: 'Revoke token ci publisher' }).click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('#flash', { hasText: 'Token “ci publisher” revoked.' }).waitFor({ timeout: 10_000 });
+    await request(t.baseUrl).get('/auth/me').set('Authorization', `Token ${key}`).expect(401);
+    expect(await page.locator('#new-token-key').count()).toBe(0);
+  }, 30_000);
 });
 
 /**

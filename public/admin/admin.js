@@ -2,6 +2,7 @@
 // client). Plain DOM building with textContent only: nothing a user typed is parsed as HTML.
 import { twoFactorTab } from './two-factor.js';
 import { chatRoomsTab } from './chat-rooms.js';
+import { tokensTab } from './tokens.js';
 
 const view = document.getElementById('view');
 const flashEl = document.getElementById('flash');
@@ -383,6 +384,9 @@ async function lockoutsTab() {
   ];
 }
 TABS.lockouts = lockoutsTab;
+
+// ---------- API tokens (public/admin/tokens.js)
+TABS.tokens = () => tokensTab({ api, h, render, perform, ask, table, when, tag, formValues, flash });
 
 async function render() {
   const name = (location.hash.slice(1).split('?')[0] || 'users');

@@ -15,6 +15,7 @@ const ASSETS: Record<string, string> = {
   'login.js': 'text/javascript; charset=utf-8',
   'two-factor.js': 'text/javascript; charset=utf-8',
   'chat-rooms.js': 'text/javascript; charset=utf-8',
+  'tokens.js': 'text/javascript; charset=utf-8',
 };
 
 function escapeHtml(text: string): string {
@@ -93,6 +94,7 @@ export class AdminConsoleController {
   <nav id="tabs" aria-label="Sections">
     <a href="#users">Users</a><a href="#certs">Certificates</a><a href="#vpn">VPN</a><a href="#alerts">Alerts</a><a href="#chat">Chat</a>
     <a href="#lockouts">Lockouts</a>
+    <a href="#tokens">Tokens</a>
     <a href="#two-factor">Two-factor</a>
   </nav>
   <span class="me">${escapeHtml(displayName(user))} <button id="logout" type="button">Log out</button></span>
