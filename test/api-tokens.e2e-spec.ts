@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { ApiToken } from '../src/auth/tokens/api-token.entity';
 import { hashTokenKey } from '../src/auth/tokens/api-token.store';
 import { UsersService } from '../src/auth/users.service';
 import { startApp, TestApp } from './support/app';
@@ -17,7 +18,12 @@ describe.each(databaseVariants())('API tokens on $name', (variant) => {
   beforeAll(async () => {
     const db = await variant.setup();
     teardownDb = db.teardown;
-    t = await startApp({ ...db.env, TRUST_PROXY: 'true', API_TOKEN_FAILURES_PER_ADDRESS: '5' });
+    t = await startApp({
+      ...db.env,
+      TRUST_PROXY: 'true',
+      API_TOKEN_FAILURES_PER_ADDRESS: '5',
+      API_TOKEN_RATE: '40',
+    });
     joeId = (await createUser(t, { username: 'joe', password: 'joe-pass', firstName: 'Joe' })).id;
     await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true });
     joe = await login(t, 'joe', 'joe-pass');
@@ -135,5 +141,86 @@ describe.each(databaseVariants())('API tokens on $name', (variant) => {
     });
     const forOther = await make(joe, { name: 'x', scopes: ['chat:read'], user: service.body.createdBy });
     expect(forOther.status).toBe(403);
+  });
+
+  it('an expired token is refused like an unknown one', async () => {
+    const { key, id } = (
+      await make(joe, { name: 'short', scopes: ['chat:read'], expiresInDays: 1 }).expect(201)
+    ).body;
+    await http().get('/auth/me').set('Authorization', `Token ${key}`).expect(200);
+    await t.app
+      .get(DataSource)
+      .getRepository(ApiToken)
+      .update({ id }, { expiresAt: new Date(Date.now() - 1000) });
+    const res = await http()
+      .get('/auth/me')
+      .set('Authorization', `Token ${key}`)
+      .set('X-Forwarded-For', '10.9.2.1');
+    expect([res.status, res.body.message]).toEqual([401, 'Invalid token.']);
+    const listed = await http().get('/auth/tokens').set('Cookie', joe.cookie).expect(200);
+    expect(listed.body.find((x: { id: number }) => x.id === id)).toMatchObject({ expired: true });
+  });
+
+  it('acts with the user’s rights narrowed to the scopes: staff endpoints need staff and the scope', async () => {
+    const staffUsers = (await make(boss, { name: 'users', scopes: ['admin:users'] }).expect(201)).body.key;
+    const staffChat = (await make(boss, { name: 'chat', scopes: ['chat:read'] }).expect(201)).body.key;
+    const plainModerate = (await make(joe, { name: 'mod', scopes: ['chat:moderate'] }).expect(201)).body.key;
+    await http().get('/admin/users').set('Authorization', `Token ${staffUsers}`).expect(200);
+    // The same staff user, a token without the scope: refused, naming the scope.
+    const narrow = await http().get('/admin/users').set('Authorization', `Token ${staffChat}`).expect(403);
+    expect(narrow.body.message).toBe('This token lacks the "admin:users" scope');
+    await http().get('/admin/certs').set('Authorization', `Token ${staffUsers}`).expect(403);
+    // The scope does not make a user staff: room rules are staff's (chat:moderate opens the route).
+    const notStaff = await http().get('/admin/chat/rooms').set('Authorization', `Token ${plainModerate}`);
+    expect([notStaff.status, notStaff.body.message]).toEqual([403, 'Staff access required']);
+    // chat:read reads history; an unsafe request with a token needs no CSRF header.
+    await http().get('/chat/rooms/lobby/messages').set('Authorization', `Token ${staffChat}`).expect(200);
+    const users = await http()
+      .post('/admin/users')
+      .set('Authorization', `Token ${staffUsers}`)
+      .send({ username: 'made-by-token', password: 'orbit-tulip-58' });
+    expect(users.status).toBe(201);
+  });
+
+  it('rate-limits each token (API_TOKEN_RATE per minute) with 429 and Retry-After', async () => {
+    const { key } = (await make(joe, { name: 'busy', scopes: ['chat:read'] }).expect(201)).body;
+    // The window is the clock's minute: start right after one turns, so the loop stays inside it.
+    while (Date.now() % 60_000 > 50_000) await new Promise((r) => setTimeout(r, 500));
+    const statuses: number[] = [];
+    let retryAfter: string | undefined;
+    for (let i = 0; i < 45; i++) {
+      const res = await http().get('/auth/me').set('Authorization', `Token ${key}`);
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers['retry-after'];
+    }
+    expect(statuses.filter((x) => x === 200)).toHaveLength(40);
+    expect(statuses.slice(40)).toEqual([429, 429, 429, 429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(60);
+    // Another token of the same user is not slowed down by this one.
+    const other = (await make(joe, { name: 'calm', scopes: ['chat:read'] }).expect(201)).body.key;
+    await http().get('/auth/me').set('Authorization', `Token ${other}`).expect(200);
+  });
+
+  it('refuses hostile Authorization headers with 401 JSON, never a 500', async () => {
+    const cases = [
+      `Token ${'x'.repeat(8000)}`,
+      'Token live_é',
+      `Bearer live_${'A'.repeat(42)}%`,
+      'Token a b c',
+      'token    ',
+      `Token live_${'A'.repeat(43)}\t`,
+    ];
+    for (const [i, header] of cases.entries()) {
+      const res = await http()
+        .get('/auth/me')
+        .set('Authorization', header)
+        .set('X-Forwarded-For', `10.9.3.${i}`);
+      expect([header.slice(0, 20), res.status]).toEqual([header.slice(0, 20), 401]);
+      expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+    }
+    // Another scheme (Basic) is not live's: ignored, the request is anonymous.
+    const basic = await http().get('/auth/me').set('Authorization', 'Basic am9lOmpvZS1wYXNz');
+    expect([basic.status, basic.body.message]).toEqual([401, 'Authentication credentials were not provided']);
   });
 });

@@ -149,6 +149,8 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
   let proxy: TcpProxy;
   let t: TestApp;
   let session: LoginSession;
+  /** An API token of alice's: its lookup needs the database like a session's. */
+  let tokenKey: string;
   let anon: WsClient;
   let anonFrames: string[];
   const sent: string[] = [];
@@ -169,6 +171,12 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     });
     await createUser(t, { username: 'alice', password: 'correct horse' });
     session = await login(t, 'alice', 'correct horse');
+    const made = await fetch(`${t.baseUrl}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: session.cookie, 'x-csrftoken': session.csrf },
+      body: JSON.stringify({ name: 'faults', scopes: ['chat:read'] }),
+    });
+    tokenKey = ((await made.json()) as { key: string }).key;
     anon = await openWs(`ws://127.0.0.1:${t.port}/chat/${room}/`);
     await anon.next(); // welcome
     anonFrames = record(anon);
@@ -182,10 +190,10 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     await db?.drop();
   }, 30_000);
 
-  /** The requests of the issue, at once: login, REST history, /auth/me with a session, /health. */
+  /** The requests of the issue, at once: login, REST history, /auth/me with a session and with a token, /health. */
   async function probeAll() {
     const csrf = await anonymousCsrf(t).catch(() => null);
-    const [loginAnswer, history, me, h] = await Promise.all([
+    const [loginAnswer, history, me, h, token] = await Promise.all([
       timed(`${t.baseUrl}/auth/login`, {
         method: 'POST',
         headers: {
@@ -197,8 +205,9 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
       timed(`${t.baseUrl}/chat/rooms/${room}/messages`),
       timed(`${t.baseUrl}/auth/me`, { headers: { cookie: session.cookie } }),
       health(t),
+      timed(`${t.baseUrl}/auth/me`, { headers: { authorization: `Token ${tokenKey}` } }),
     ]);
-    return { login: loginAnswer, history, me, health: h };
+    return { login: loginAnswer, history, me, health: h, token };
   }
 
   function expectDatabase503(a: Answer, boundMs: number) {
@@ -225,6 +234,11 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
       200, 200, 200, 200,
     ]);
     expect((after.me.body as { username?: string }).username).toBe('alice');
+    // A token is not taken for invalid because the database could not be asked: it works again.
+    expect([after.token.status, (after.token.body as { username?: string }).username]).toEqual([
+      200,
+      'alice',
+    ]);
     // Nothing sent during the outage is lost: HistoryService kept it and wrote it once the
     // database answered again (REST history would merge unsaved ones: read the table itself).
     const ds = t.app.get(DataSource);
@@ -260,6 +274,7 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     expectDatabase503(all.login, 5000);
     expectDatabase503(all.history, 5000);
     expectDatabase503(all.me, 5000);
+    expectDatabase503(all.token, 5000);
     expect(all.health.status).toBe(503);
     expect(all.health.ms).toBeLessThan(3000);
     expect(all.health.retryAfter).toBe('5');
@@ -351,6 +366,7 @@ describePg('PostgreSQL behind a proxy: refused, black-holed, healed', () => {
     expectDatabase503(all.login, 1500);
     expectDatabase503(all.history, 1500);
     expectDatabase503(all.me, 1500);
+    expectDatabase503(all.token, 1500);
     expect(all.health.status).toBe(503);
     expect(all.health.ms).toBeLessThan(1500);
     expect(all.health.health.components.database.detail).toMatch(/^Database unavailable/);

@@ -23,4 +23,8 @@ export class ChatMessageEntity {
 
   @Column({ name: 'created_at', type: Date })
   createdAt!: Date;
+
+  /** Posted through the publish API under a bot name (see PublishService). */
+  @Column({ type: 'boolean', default: false })
+  bot!: boolean;
 }

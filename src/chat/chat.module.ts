@@ -18,6 +18,8 @@ import { ModerationLogEntity } from './moderation-log.entity';
 import { ModerationController } from './moderation.controller';
 import { ModerationService } from './moderation.service';
 import { InMemoryPresence, PresenceTracker } from './presence';
+import { PublishController } from './publish.controller';
+import { PublishService } from './publish.service';
 import { RedisChannelLayer } from './redis/redis-channel-layer';
 import { RedisPresence } from './redis/redis-presence';
 import { RedisSessionEndBus } from './redis/redis-session-end-bus';
@@ -44,7 +46,7 @@ import { SessionWatch } from './session-watch';
     ]),
     AuthModule,
   ],
-  controllers: [RoomsController, ModerationController, RoomRulesController],
+  controllers: [RoomsController, ModerationController, RoomRulesController, PublishController],
   providers: [
     {
       provide: ChannelLayer,
@@ -82,6 +84,7 @@ import { SessionWatch } from './session-watch';
     RoomEnforcer,
     RoomRulesService,
     ModerationService,
+    PublishService,
   ],
   exports: [ChatService, HistoryService, ChannelLayer],
 })

@@ -14,6 +14,8 @@ export interface ChatMessage {
   name: string;
   text: string;
   ts: string;
+  /** Posted through the publish API under a bot name; absent for everything else. */
+  bot?: true;
 }
 
 /** Everything the server sends, as one union; `encodeV1` and `encodePlain` are its two encodings. */

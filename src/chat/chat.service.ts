@@ -182,8 +182,11 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
     return clients.length;
   }
 
-  /** Stores a message and sends it to the room on every instance. */
-  post(room: string, userId: number | null, name: string, text: string): ChatMessage {
+  /**
+   * Stores a message and sends it to the room on every instance. `bot`: posted under a bot name
+   * through the publish API (live.v1 frames and history then carry `bot: true`).
+   */
+  post(room: string, userId: number | null, name: string, text: string, bot = false): ChatMessage {
     const message: ChatMessage = {
       id: this.ids.next(),
       room,
@@ -192,6 +195,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
       text,
       ts: new Date().toISOString(),
     };
+    if (bot) message.bot = true;
     this.history.append(message);
     this.layer.groupSend(room, { kind: 'message', message });
     return message;

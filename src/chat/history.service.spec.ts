@@ -54,6 +54,20 @@ describe('HistoryService batching', () => {
     expect(await storedIds()).toEqual([1, 2, 3]);
   });
 
+  it('keeps a bot message marked and other messages without a bot key, queued and stored', async () => {
+    const bot = { ...message(1), name: 'Deploy bot', bot: true as const };
+    history.append(bot);
+    history.append(message(2));
+    expect((await history.recent('lobby', 10)).map((m) => m.bot)).toEqual([true, undefined]);
+    await history.flush();
+    const rows = await db.getRepository(ChatMessageEntity).find({ order: { id: 'ASC' } });
+    expect(rows.map((r) => r.bot)).toEqual([true, false]);
+    expect(await history.recent('lobby', 10)).toEqual(
+      [bot, message(2)].map((m) => ({ ...m, ts: expect.any(String) })),
+    );
+    expect('bot' in (await history.page('lobby', undefined, 10)).messages[1]).toBe(false);
+  });
+
   it('keeps retrying a failed batch on its own until the database takes it', async () => {
     const logged = jest.spyOn((history as unknown as { logger: { error: () => void } }).logger, 'error');
     logged.mockImplementation();

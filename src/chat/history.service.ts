@@ -81,6 +81,7 @@ function toMessage(row: ChatMessageEntity): ChatMessage {
     name: row.name,
     text: row.text,
     ts: row.createdAt.toISOString(),
+    ...(row.bot ? { bot: true as const } : {}),
   };
 }
 
@@ -320,7 +321,7 @@ export class HistoryService implements BeforeApplicationShutdown {
     const columns = this.insertColumns();
     const params: unknown[] = [];
     for (const m of messages) {
-      const row = [m.id, m.room, m.user, m.name, m.text, new Date(m.ts)];
+      const row = [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
       for (let i = 0; i < row.length; i++) params.push(driver.preparePersistentValue(row[i], columns[i]));
     }
     await this.repo.manager.query(this.insertSql(messages.length), params);
@@ -330,11 +331,13 @@ export class HistoryService implements BeforeApplicationShutdown {
   private readonly sqlCache = new Map<number, string>();
 
   private insertColumns(): ColumnMetadata[] {
-    this.columnsCache ??= (['id', 'room', 'userId', 'name', 'text', 'createdAt'] as const).map((property) => {
-      const column = this.repo.metadata.findColumnWithPropertyName(property);
-      if (!column) throw new Error(`live_chat_message has no column for ${property}`);
-      return column;
-    });
+    this.columnsCache ??= (['id', 'room', 'userId', 'name', 'text', 'createdAt', 'bot'] as const).map(
+      (property) => {
+        const column = this.repo.metadata.findColumnWithPropertyName(property);
+        if (!column) throw new Error(`live_chat_message has no column for ${property}`);
+        return column;
+      },
+    );
     return this.columnsCache;
   }
 

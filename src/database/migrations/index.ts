@@ -8,6 +8,7 @@ import { CreateLoginFailures1764000007000 } from './1764000007000-CreateLoginFai
 import { CreateTwoFactorTables1764000008000 } from './1764000008000-CreateTwoFactorTables';
 import { CreateChatModeration1764000009000 } from './1764000009000-CreateChatModeration';
 import { CreateApiTokens1764000010000 } from './1764000010000-CreateApiTokens';
+import { AddChatMessageBot1764000011000 } from './1764000011000-AddChatMessageBot';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   CreateTwoFactorTables1764000008000,
   CreateChatModeration1764000009000,
   CreateApiTokens1764000010000,
+  AddChatMessageBot1764000011000,
 ];
