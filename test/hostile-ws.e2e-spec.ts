@@ -134,6 +134,70 @@ const HANDSHAKES: { name: string; path: string; headers?: Record<string, string>
     headers: { 'Sec-WebSocket-Key': 'short' },
     status: 400,
   },
+  // Logins without cookies (issue 19): tokens in the Authorization header, tickets in the query.
+  {
+    name: 'Authorization: Token without a key',
+    path: '/chat/lobby/',
+    headers: { Authorization: 'Token' },
+    status: 401,
+  },
+  {
+    name: 'Authorization: Token with two words',
+    path: '/chat/lobby/',
+    headers: { Authorization: 'Token live_a live_b' },
+    status: 401,
+  },
+  {
+    name: 'an 8 KB bearer key',
+    path: '/chat/lobby/',
+    headers: { Authorization: `Bearer ${'x'.repeat(8000)}` },
+    status: 401,
+  },
+  {
+    name: 'a token of the right shape that does not exist',
+    path: '/chat/lobby/',
+    headers: { Authorization: `Token live_${'Q'.repeat(43)}` },
+    status: 401,
+  },
+  {
+    name: 'a token with SQL in it',
+    path: '/chat/lobby/',
+    headers: { Authorization: "Token live_'OR'1'='1'--" },
+    status: 401,
+  },
+  {
+    name: 'a token of raw high bytes',
+    path: '/chat/lobby/',
+    headers: { Authorization: 'tOkEn \xff\xfe\x80' },
+    status: 401,
+  },
+  {
+    name: 'a Basic Authorization (not live’s: ignored)',
+    path: '/chat/lobby/',
+    headers: { Authorization: 'Basic dXNlcjpwYXNz' },
+    status: 101,
+  },
+  { name: 'an empty ticket', path: '/chat/lobby/?ticket=', status: 401 },
+  { name: 'a 10,000-character ticket', path: `/chat/lobby/?ticket=${'A'.repeat(10_000)}`, status: 401 },
+  {
+    name: 'a ticket of the right shape never issued',
+    path: `/chat/lobby/?ticket=${'A'.repeat(43)}`,
+    status: 401,
+  },
+  { name: 'a ticket with NUL', path: `/chat/lobby/?ticket=${'A'.repeat(42)}%00`, status: 401 },
+  { name: 'a ticket of invalid percent-encoding', path: '/chat/lobby/?ticket=%ff%fe%', status: 401 },
+  { name: 'ticket given twice', path: '/chat/lobby/?ticket=a&ticket=b', status: 400 },
+  {
+    name: 'a ticket and a token at once',
+    path: `/chat/lobby/?ticket=${'A'.repeat(43)}`,
+    headers: { Authorization: `Token live_${'Q'.repeat(43)}` },
+    status: 400,
+  },
+  {
+    name: 'a ticket to a members-only room',
+    path: `/chat/hostile-members/?ticket=${'B'.repeat(43)}`,
+    status: 401,
+  },
 ];
 
 describe.each(databaseVariants())('hostile WebSocket input on $name', (variant) => {

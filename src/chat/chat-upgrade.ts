@@ -1,27 +1,63 @@
 import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
 import { parse as parseCookies } from 'cookie';
 import type { IncomingMessage } from 'node:http';
+import { Repository } from 'typeorm';
+import { INVALID_TOKEN } from '../auth/session.middleware';
 import { SessionStore } from '../auth/session.store';
-import { displayName } from '../auth/user.entity';
+import { ApiTokenStore, parseAuthorization, scopesOf, TokenLogin } from '../auth/tokens/api-token.store';
+import { RateWindow } from '../auth/tokens/rate-window';
+import { tokenCredentialKey, TokenScope } from '../auth/tokens/scopes';
+import { displayName, User } from '../auth/user.entity';
+import { clientAddress } from '../common/access-log';
 import { AppConfig } from '../config/app.config';
+import { proxyTrust, ProxyTrust } from '../config/trust-proxy';
 import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
 import { ChatConfig } from './chat.config';
 import { ChatError } from './chat.exception';
 import { ANONYMOUS_NAME, CHAT_PATH, LIVE_V1, ROOM_PATTERN } from './chat.protocol';
 import type { ChatJoin } from './chat.service';
+import { ChatTicketStore, TicketSource } from './chat-ticket.store';
 import { SessionWatch } from './session-watch';
 import { RoomPolicies } from './room-policies';
 
-export type UpgradeVerdict = { ok: true; join: ChatJoin } | { ok: false; status: number; message: string };
+/** A refusal before the handshake: its HTTP status, the JSON body's message, and extra headers. */
+export interface UpgradeRefusal {
+  ok: false;
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+export type UpgradeVerdict = { ok: true; join: ChatJoin } | UpgradeRefusal;
 
 interface Identity {
   userId: number | null;
   name: string;
-  /** The session a logged-in identity came from (null: anonymous). */
+  /**
+   * What a logged-in identity came from, re-checked while the socket is open (null: anonymous): a
+   * session key, or `token:<id>` for an API token (a ticket carries what it was issued from).
+   */
   sessionKey: string | null;
   /** is_staff or is_superuser: moderates every room (room rules). */
   staff?: boolean;
   superuser?: boolean;
+}
+
+/** The scope a token needs to open a socket (directly, or through a ticket it asked for). */
+export const CHAT_SOCKET_SCOPE: TokenScope = 'chat:read';
+
+function refusal(status: number, message: string, headers?: Record<string, string>): UpgradeRefusal {
+  return { ok: false, status, message, ...(headers ? { headers } : {}) };
+}
+
+/** A refusal of credentials: counted against the address (API_TOKEN_FAILURES_PER_ADDRESS). */
+function badCredentials(message: string): UpgradeRefusal {
+  return refusal(401, message, { 'WWW-Authenticate': 'Token' });
+}
+
+function isRefusal(x: Identity | UpgradeRefusal): x is UpgradeRefusal {
+  return 'ok' in x;
 }
 
 /** A session lookup other handshakes with the same cookie may share, and the end epoch it started in. */
@@ -29,6 +65,8 @@ interface SharedLookup {
   epoch: number;
   identity: Promise<Identity>;
 }
+
+const ANONYMOUS: Identity = { userId: null, name: ANONYMOUS_NAME, sessionKey: null };
 
 /** Lookups of one handshake that an end overtook; after that many it is taken as anonymous. */
 const MAX_OVERTAKEN_LOOKUPS = 3;
@@ -62,8 +100,10 @@ function offeredProtocols(req: IncomingMessage): string[] {
 
 /**
  * Decides, before the WebSocket handshake completes, whether a socket may open: the path and room,
- * the Origin (Channels' AllowedHostsOriginValidator, plus CSRF_TRUSTED_ORIGINS), the query, and who is
- * behind the session cookie.
+ * the Origin (Channels' AllowedHostsOriginValidator, plus CSRF_TRUSTED_ORIGINS, plus other sites'
+ * pages in CHAT_ALLOWED_ORIGINS), the query, and who is behind the credentials: an API token
+ * (Authorization header), a ticket (`?ticket=`), or else the session cookie, which a page on another
+ * site never gets to use (cross-site WebSocket hijacking).
  */
 @Injectable()
 export class ChatUpgradeHandler {
@@ -76,6 +116,9 @@ export class ChatUpgradeHandler {
    * the handshake looks again (see SessionWatch.endedSince).
    */
   private readonly lookups = new Map<string, SharedLookup>();
+  /** Handshakes with a bad token or ticket per address: guessing costs a database read each. */
+  private readonly failures: RateWindow;
+  private readonly trust: ProxyTrust;
 
   constructor(
     private readonly app: AppConfig,
@@ -83,7 +126,13 @@ export class ChatUpgradeHandler {
     private readonly sessions: SessionStore,
     private readonly watch: SessionWatch,
     private readonly policies: RoomPolicies,
-  ) {}
+    private readonly tokens: ApiTokenStore,
+    private readonly tickets: ChatTicketStore,
+    @InjectRepository(User) private readonly users: Repository<User>,
+  ) {
+    this.failures = new RateWindow(app.apiTokenFailuresPerAddress);
+    this.trust = proxyTrust(app.trustProxy);
+  }
 
   async check(req: IncomingMessage): Promise<UpgradeVerdict> {
     // Django's ALLOWED_HOSTS, as for every HTTP request: a handshake is an HTTP request too.
@@ -108,9 +157,14 @@ export class ChatUpgradeHandler {
     if (!ROOM_PATTERN.test(room)) {
       return { ok: false, status: 400, message: 'Room name must be 1 to 100 letters, digits, _ or -' };
     }
+    // A page of this site may use its session cookie; one of another site in CHAT_ALLOWED_ORIGINS
+    // may connect, but only a ticket or a token says who it is (its cookie is this site's visitor's).
     const origin = req.headers.origin;
+    let ownSite = true;
     if (origin !== undefined && !this.originAllowed(origin)) {
-      return { ok: false, status: 403, message: `Origin ${origin} is not allowed` };
+      if (!this.chat.allowedOrigins.includesOrigin(origin))
+        return { ok: false, status: 403, message: `Origin ${origin} is not allowed` };
+      ownSite = false;
     }
     const history = this.intParam(url, 'history', this.chat.historyMax);
     if (history === 'bad')
@@ -122,9 +176,21 @@ export class ChatUpgradeHandler {
     const since = this.intParam(url, 'since', Number.MAX_SAFE_INTEGER);
     if (since === 'bad')
       return { ok: false, status: 400, message: 'since must be a message id (a non-negative integer)' };
+    const tickets = url.searchParams.getAll('ticket');
+    if (tickets.length > 1) return { ok: false, status: 400, message: 'ticket must be given once' };
+    const authorization = parseAuthorization(req.headers.authorization);
+    if (authorization !== null && tickets.length > 0)
+      return { ok: false, status: 400, message: 'Send either an Authorization token or a ticket, not both' };
     let identity: Identity;
     try {
-      identity = await this.identify(req);
+      const found =
+        authorization !== null || tickets.length > 0
+          ? await this.credentialIdentity(req, room, authorization, tickets[0])
+          : ownSite
+            ? await this.identify(req)
+            : ANONYMOUS;
+      if (isRefusal(found)) return found;
+      identity = found;
     } catch (err) {
       // The session cannot be read: greeting a logged-in user as anonymous would be wrong; the
       // client retries (the chat page reconnects with backoff). Anything else is a bug: a 500.
@@ -179,17 +245,105 @@ export class ChatUpgradeHandler {
   }
 
   private async identify(req: IncomingMessage): Promise<Identity> {
-    const anonymous: Identity = { userId: null, name: ANONYMOUS_NAME, sessionKey: null };
     const header = req.headers.cookie;
-    if (!header) return anonymous;
+    if (!header) return ANONYMOUS;
     const key = parseCookies(header)[this.app.sessionCookieName];
-    if (!key) return anonymous;
+    if (!key) return ANONYMOUS;
+    return this.sessionIdentity(key);
+  }
+
+  private async sessionIdentity(key: string): Promise<Identity> {
     for (let attempt = 0; attempt < MAX_OVERTAKEN_LOOKUPS; attempt++) {
       const epoch = this.watch.endEpoch;
       const identity = await this.lookup(key, epoch);
       if (identity.userId === null || !this.watch.endedSince(epoch, key, identity.userId)) return identity;
     }
-    return anonymous;
+    return ANONYMOUS;
+  }
+
+  /**
+   * Who an Authorization token or a ticket says the socket is (cookies are then ignored), or the
+   * refusal: 401 for any credential that does not hold (the same `Invalid token.` whatever the
+   * cause), 403 for a token without chat:read, 429 once an address made too many bad attempts.
+   */
+  private async credentialIdentity(
+    req: IncomingMessage,
+    room: string,
+    authorization: { malformed: string } | { key: string } | null,
+    ticket: string | undefined,
+  ): Promise<Identity | UpgradeRefusal> {
+    const address = clientAddress(req, this.trust) ?? 'unknown';
+    const blocked = this.failures.blocked(address);
+    if (blocked > 0)
+      return refusal(429, 'Too many handshakes with invalid tokens or tickets', {
+        'Retry-After': String(blocked),
+      });
+    const found =
+      authorization !== null
+        ? 'key' in authorization
+          ? await this.tokenIdentity(() => this.tokens.authenticate(authorization.key), INVALID_TOKEN)
+          : badCredentials(authorization.malformed)
+        : await this.ticketIdentity(ticket ?? '', room);
+    if (isRefusal(found) && found.status === 401) this.failures.hit(address);
+    return found;
+  }
+
+  /**
+   * A token's identity, keyed `token:<id>` so that its revocation (SessionEvents) and the re-check
+   * close its sockets. A lookup that a revocation or deactivation overtook is made again.
+   */
+  private async tokenIdentity(
+    authenticate: () => Promise<TokenLogin | null>,
+    invalid: string,
+  ): Promise<Identity | UpgradeRefusal> {
+    for (let attempt = 0; attempt < MAX_OVERTAKEN_LOOKUPS; attempt++) {
+      const epoch = this.watch.endEpoch;
+      const login = await authenticate();
+      this.watch.sessionRead();
+      if (!login) return badCredentials(invalid);
+      if (!login.token.scopes.includes(CHAT_SOCKET_SCOPE))
+        return refusal(403, `This token lacks the "${CHAT_SOCKET_SCOPE}" scope`);
+      const key = tokenCredentialKey(login.token.id);
+      if (this.watch.endedSince(epoch, key, login.user.id)) continue;
+      const { user } = login;
+      return {
+        userId: user.id,
+        name: displayName(user),
+        sessionKey: key,
+        staff: user.isStaff || user.isSuperuser,
+        superuser: user.isSuperuser,
+      };
+    }
+    return badCredentials(invalid);
+  }
+
+  /** A ticket is spent here; the socket is who its session or token is now. */
+  private async ticketIdentity(ticket: string, room: string): Promise<Identity | UpgradeRefusal> {
+    const use = await this.tickets.take(ticket, room);
+    if (!use.ok) return badCredentials(use.message);
+    const ended = 'The login this ticket was issued with has ended.';
+    const { source } = use;
+    if (source.tokenId !== null) {
+      const tokenId = source.tokenId;
+      const found = await this.tokenIdentity(() => this.tokenById(tokenId, source), ended);
+      // The token lost chat:read since (it cannot today: scopes are fixed), as a revoked one.
+      return isRefusal(found) && found.status === 403 ? badCredentials(ended) : found;
+    }
+    if (source.sessionKey === null) return badCredentials(ended);
+    const identity = await this.sessionIdentity(source.sessionKey);
+    return identity.userId === source.userId ? identity : badCredentials(ended);
+  }
+
+  /** The token a ticket was issued from, if it still holds for the same user (ApiTokenStore's rules). */
+  private async tokenById(tokenId: number, source: TicketSource): Promise<TokenLogin | null> {
+    const holder = (await this.tokens.holders([tokenId])).get(tokenId);
+    if (holder !== source.userId) return null;
+    const [token, user] = await Promise.all([
+      this.tokens.get(tokenId),
+      this.users.findOneBy({ id: source.userId }),
+    ]);
+    if (!token || !user?.isActive) return null;
+    return { user, token: { id: token.id, scopes: scopesOf(token) } };
   }
 
   private lookup(key: string, epoch: number): Promise<Identity> {

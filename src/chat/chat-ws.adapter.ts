@@ -26,11 +26,14 @@ const REASONS: Record<number, string> = {
   [CLOSE.tooBig.code]: CLOSE.tooBig.reason,
 };
 
-function refuse(socket: Duplex, status: number, message: string): void {
+function refuse(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `${extra}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 const STATUS_TEXT: Record<number, string> = {
@@ -38,6 +41,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -96,7 +100,7 @@ export class ChatWsAdapter extends WsAdapter {
       ) as ChatUpgradeHandler);
       const verdict = await handler.check(req);
       if (!verdict.ok) {
-        refuse(socket, verdict.status, verdict.message);
+        refuse(socket, verdict.status, verdict.message, verdict.headers);
         return answered(verdict.status);
       }
       const wsServer = (this.wsServersRegistry.get(port) ?? [])[0] as WebSocketServer | undefined;

@@ -1,4 +1,6 @@
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { TrustedOrigins, trustedOriginEntries, trustedOriginProblem } from '../auth/trusted-origins';
+import { EnvRule } from '../config/env-rule';
 import { validateEnv } from '../config/validate-env';
 import type { UndeclaredRooms } from './room-rules';
 
@@ -90,6 +92,23 @@ export class ChatEnv {
   @IsInt()
   @Min(0, { message: 'CHAT_SESSION_FAIL_OPEN_MS must be an integer ≥ 0' })
   CHAT_SESSION_FAIL_OPEN_MS: number = 60_000;
+
+  /**
+   * Origins (scheme://host[:port], or https://*.example.org) of other sites whose pages may open
+   * chat sockets: with a ticket or as anonymous, never with this site's session cookie.
+   */
+  @IsOptional()
+  @EnvRule('CHAT_ALLOWED_ORIGINS', allowedOriginsProblem)
+  CHAT_ALLOWED_ORIGINS?: string;
+}
+
+function allowedOriginsProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return 'CHAT_ALLOWED_ORIGINS must be a comma-separated list of origins';
+  for (const entry of trustedOriginEntries(value)) {
+    const problem = trustedOriginProblem(entry);
+    if (problem) return `CHAT_ALLOWED_ORIGINS: ${problem}`;
+  }
+  return null;
 }
 
 export class ChatConfig {
@@ -112,6 +131,8 @@ export class ChatConfig {
   readonly redisPresenceTtlMs: number;
   readonly sessionRecheckMs: number;
   readonly sessionFailOpenMs: number;
+  /** CHAT_ALLOWED_ORIGINS: other sites' pages that may open sockets (without this site's cookie). */
+  readonly allowedOrigins: TrustedOrigins;
 
   constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>) {
     const e = validateEnv(ChatEnv, env);
@@ -133,5 +154,6 @@ export class ChatConfig {
     this.redisPresenceTtlMs = e.REDIS_PRESENCE_TTL_MS;
     this.sessionRecheckMs = e.CHAT_SESSION_RECHECK_MS;
     this.sessionFailOpenMs = e.CHAT_SESSION_FAIL_OPEN_MS;
+    this.allowedOrigins = TrustedOrigins.parse(e.CHAT_ALLOWED_ORIGINS);
   }
 }

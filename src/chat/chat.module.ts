@@ -8,6 +8,9 @@ import { ChatLifecycle } from './chat-lifecycle';
 import { ChatMessageEntity } from './chat-message.entity';
 import { ChatRoomEntity, ChatRoomMemberEntity } from './chat-room.entity';
 import { ChatSanctionEntity } from './chat-sanction.entity';
+import { ChatTicketEntity } from './chat-ticket.entity';
+import { ChatTicketStore } from './chat-ticket.store';
+import { ChatTicketsController } from './chat-tickets.controller';
 import { ChatUpgradeHandler } from './chat-upgrade';
 import { ChatConfig } from './chat.config';
 import { ChatGateway } from './chat.gateway';
@@ -40,13 +43,20 @@ import { SessionWatch } from './session-watch';
       ChatRoomMemberEntity,
       ChatSanctionEntity,
       ModerationLogEntity,
+      ChatTicketEntity,
       User,
       Group,
       UserGroup,
     ]),
     AuthModule,
   ],
-  controllers: [RoomsController, ModerationController, RoomRulesController, PublishController],
+  controllers: [
+    RoomsController,
+    ModerationController,
+    RoomRulesController,
+    PublishController,
+    ChatTicketsController,
+  ],
   providers: [
     {
       provide: ChannelLayer,
@@ -78,6 +88,7 @@ import { SessionWatch } from './session-watch';
     HistoryService,
     ChatService,
     ChatUpgradeHandler,
+    ChatTicketStore,
     ChatGateway,
     RetentionJob,
     RoomPolicies,

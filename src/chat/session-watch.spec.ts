@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { SessionEvents, SessionsEnded } from '../auth/session-events';
 import type { SessionStore } from '../auth/session.store';
+import type { ApiTokenStore } from '../auth/tokens/api-token.store';
 import { MetricsService } from '../metrics/metrics.service';
 import { InMemoryChannelLayer } from './channel-layer';
 import { ChatConfig } from './chat.config';
@@ -42,6 +43,9 @@ describe('SessionWatch', () => {
   let holders: Record<string, number | null>;
   let failure: Error | null;
   let rechecks: string[][];
+  /** What the fake ApiTokenStore.holders answers: token id → user id, or null. */
+  let tokenHolders: Record<number, number | null>;
+  let tokenChecks: number[][];
 
   const connect = (room: string, userId: number | null, sessionKey: string | null, v1 = false) => {
     const ws = new FakeChatSocket();
@@ -78,9 +82,16 @@ describe('SessionWatch', () => {
         return new Map(keys.map((k) => [k, holders[k] ?? null]));
       },
     } as unknown as SessionStore;
+    const tokens = {
+      holders: async (ids: number[]) => {
+        tokenChecks.push([...ids].sort());
+        if (failure) throw failure;
+        return new Map(ids.map((id) => [id, tokenHolders[id] ?? null]));
+      },
+    } as unknown as ApiTokenStore;
     events = new SessionEvents();
     bus = new RecordingBus();
-    watch = new SessionWatch(chat, sessions, events, bus, config, new MetricsService());
+    watch = new SessionWatch(chat, sessions, tokens, events, bus, config, new MetricsService());
     watch.onModuleInit();
   };
 
@@ -92,6 +103,8 @@ describe('SessionWatch', () => {
     holders = { [KEY_A]: 1, [KEY_B]: 2, [KEY_C]: 1 };
     failure = null;
     rechecks = [];
+    tokenHolders = { 7: 1, 8: 2 };
+    tokenChecks = [];
   });
   afterEach(async () => {
     await watch.onModuleDestroy();
@@ -235,5 +248,52 @@ describe('SessionWatch', () => {
     await jest.advanceTimersByTimeAsync(500);
     expect(rechecks).toEqual([]);
     expect(bus.closed).toBe(true);
+  });
+
+  it('token sockets (token:<id>): a revocation closes them at once; the re-check asks the token store, deactivation included', async () => {
+    await start();
+    const t7 = connect('lobby', 1, 'token:7', true);
+    const t7b = connect('other', 1, 'token:7');
+    const t8 = connect('lobby', 2, 'token:8');
+    const a = connect('lobby', 1, KEY_A);
+    await settle();
+    // ApiTokenStore.revoke emits this: every socket of that token, and only those.
+    events.ended({ sessionKeys: ['token:7'] });
+    expect(t7.closedWith).toEqual({ code: 4001, reason: 'session ended' });
+    expect(t7b.closedWith).toEqual({ code: 4001, reason: 'session ended' });
+    expect(t8.closedWith).toBeNull();
+    expect(bus.published).toEqual([{ sessionKeys: ['token:7'] }]);
+    // User 2 deactivated: the re-check runs at once, sessions and tokens side by side.
+    tokenHolders[8] = null;
+    events.ended({ userIds: [2] });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(rechecks.at(-1)).toEqual([KEY_A]); // the session store never sees token keys
+    expect(tokenChecks.at(-1)).toEqual([8]);
+    expect(t8.closedWith).toEqual({ code: 4001, reason: 'session ended' });
+    expect(a.closedWith).toBeNull();
+  });
+
+  it('the periodic re-check closes a token socket whose token expired or changed hands, never with a session query for it', async () => {
+    await start();
+    const t7 = connect('lobby', 1, 'token:7');
+    await settle();
+    await jest.advanceTimersByTimeAsync(150);
+    expect(t7.closedWith).toBeNull();
+    expect(tokenChecks.at(-1)).toEqual([7]);
+    expect(rechecks.at(-1)).toEqual([]);
+    delete tokenHolders[7]; // expired: holders answers null
+    await jest.advanceTimersByTimeAsync(150);
+    expect(t7.closedWith).toEqual({ code: 4001, reason: 'session ended' });
+  });
+
+  it('database unreachable: token sockets fail open like session sockets, then close with 4002', async () => {
+    await start();
+    const t7 = connect('lobby', 1, 'token:7');
+    await settle();
+    failure = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    await jest.advanceTimersByTimeAsync(500);
+    expect(t7.closedWith).toBeNull();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(t7.closedWith).toEqual({ code: 4002, reason: 'session could not be checked' });
   });
 });

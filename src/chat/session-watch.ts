@@ -1,6 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { SessionEvents, SessionsEnded } from '../auth/session-events';
 import { SessionStore } from '../auth/session.store';
+import { ApiTokenStore } from '../auth/tokens/api-token.store';
+import { tokenCredentialKey, tokenIdOfCredentialKey } from '../auth/tokens/scopes';
 import { describeDatabaseError, isDatabaseUnavailable } from '../database/database-errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { ChatConfig } from './chat.config';
@@ -22,6 +24,9 @@ const REMEMBER_ENDS_MS = 30_000;
  * - Ends live is not told of (a Django logout, a password changed by Django, expiry) are found by
  *   re-checking every CHAT_SESSION_RECHECK_MS the distinct sessions of the open sockets, in two
  *   queries for all of them (SessionStore.recheck: string comparisons when nothing changed).
+ * - Sockets opened with an API token (or a ticket a token asked for) are keyed `token:<id>`: a
+ *   revocation ends that key like a logout, and the re-check asks ApiTokenStore.holders whether
+ *   each token still holds (revoked, expired, or its user deactivated: closed).
  * - When the database cannot answer the re-check, nothing is closed for CHAT_SESSION_FAIL_OPEN_MS
  *   (a blip must not disconnect every logged-in user into a reconnect storm against a recovering
  *   database); past that, logged-in sockets are closed with 4002 until their sessions can be read.
@@ -54,6 +59,7 @@ export class SessionWatch implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly chat: ChatService,
     private readonly sessions: SessionStore,
+    private readonly tokens: ApiTokenStore,
     private readonly events: SessionEvents,
     private readonly bus: SessionEndBus,
     private readonly config: ChatConfig,
@@ -156,7 +162,7 @@ export class SessionWatch implements OnModuleInit, OnModuleDestroy {
     this.lastStarted = Date.now();
     let holders: Map<string, number | null>;
     try {
-      holders = await this.sessions.recheck(keys);
+      holders = await this.holders(keys);
     } catch (err) {
       this.failed(err as Error, keys.length);
       return;
@@ -174,6 +180,23 @@ export class SessionWatch implements OnModuleInit, OnModuleDestroy {
         closed += this.chat.closeSockets({ sessionKey: key }, CLOSE.sessionEnded);
     }
     if (closed > 0) this.logger.log({ event: 'session_sockets_closed', sockets: closed, cause: 'recheck' });
+  }
+
+  /** Whose each key still is (null: ended): sessions and tokens read side by side. */
+  private async holders(keys: readonly string[]): Promise<Map<string, number | null>> {
+    const sessionKeys: string[] = [];
+    const tokenIds: number[] = [];
+    for (const key of keys) {
+      const id = tokenIdOfCredentialKey(key);
+      if (id === null) sessionKeys.push(key);
+      else tokenIds.push(id);
+    }
+    const [sessions, tokens] = await Promise.all([
+      this.sessions.recheck(sessionKeys),
+      tokenIds.length > 0 ? this.tokens.holders(tokenIds) : new Map<number, number | null>(),
+    ]);
+    for (const [id, holder] of tokens) sessions.set(tokenCredentialKey(id), holder);
+    return sessions;
   }
 
   private failed(err: Error, sessions: number): void {

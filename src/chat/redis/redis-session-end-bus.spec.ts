@@ -88,4 +88,12 @@ describe('RedisSessionEndBus', () => {
       ),
     ).toBeNull();
   });
+
+  it('parseSessionsEnded carries token keys (token:<id>) and refuses lookalikes', () => {
+    const envelope = (keys: unknown[]) =>
+      parseSessionsEnded(JSON.stringify({ type: 'sessions.ended', from: ORIGIN, keys, users: [] }));
+    expect(envelope(['token:42', KEY])?.keys).toEqual(['token:42', KEY]);
+    for (const bad of ['token:', 'token:-1', 'token:1e3', 'token:42 ', `token:${'9'.repeat(16)}`, 'tokens:1'])
+      expect(envelope([bad])).toBeNull();
+  });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { SessionsEnded } from '../../auth/session-events';
 import { SESSION_KEY_PATTERN } from '../../auth/session.store';
+import { tokenIdOfCredentialKey } from '../../auth/tokens/scopes';
 import { withDeadline } from '../../common/deadline';
 import { SessionEndBus, SessionsEndedHandler } from '../session-end-bus';
 import type { OpenLink, PubSubLink } from './redis-channel-layer';
@@ -40,7 +41,10 @@ export function parseSessionsEnded(payload: string): SessionsEndedEnvelope | nul
   const { type, from, keys, users } = value as Record<string, unknown>;
   if (type !== 'sessions.ended' || typeof from !== 'string' || !UUID.test(from)) return null;
   if (!Array.isArray(keys) || keys.length > MAX_KEYS) return null;
-  if (!keys.every((k) => typeof k === 'string' && SESSION_KEY_PATTERN.test(k))) return null;
+  // Session keys, and `token:<id>` for the sockets of an API token (a revocation ends those).
+  const known = (k: unknown) =>
+    typeof k === 'string' && (SESSION_KEY_PATTERN.test(k) || tokenIdOfCredentialKey(k) !== null);
+  if (!keys.every(known)) return null;
   if (!Array.isArray(users) || users.length > MAX_KEYS) return null;
   if (!users.every((u) => Number.isInteger(u) && (u as number) >= 1 && (u as number) <= INT4_MAX))
     return null;

@@ -9,6 +9,7 @@ import { CreateTwoFactorTables1764000008000 } from './1764000008000-CreateTwoFac
 import { CreateChatModeration1764000009000 } from './1764000009000-CreateChatModeration';
 import { CreateApiTokens1764000010000 } from './1764000010000-CreateApiTokens';
 import { AddChatMessageBot1764000011000 } from './1764000011000-AddChatMessageBot';
+import { CreateChatTickets1764000012000 } from './1764000012000-CreateChatTickets';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   CreateChatModeration1764000009000,
   CreateApiTokens1764000010000,
   AddChatMessageBot1764000011000,
+  CreateChatTickets1764000012000,
 ];
