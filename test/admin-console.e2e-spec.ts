@@ -151,9 +151,12 @@ describeBrowser('admin console in Chromium', () => {
     await page.goto(`${t.baseUrl}/admin/#certs`);
     await page.locator('#view[data-tab="certs"]').waitFor({ timeout: 10_000 });
     await page.click('#renew');
-    // No certificates yet: certbot answers quickly that nothing was due.
-    await page.locator('#flash', { hasText: /Run #\d+ ended: not-due/ }).waitFor({ timeout: 60_000 });
-    await page.locator('tr[data-run] .tag.not-due').first().waitFor({ timeout: 10_000 });
+    // No certificates yet: the run says so, and how to obtain the first one.
+    await page.locator('#no-certs', { hasText: 'tick Staging for a first try' }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('#flash', { hasText: /Run #\d+ ended: none\. No certificates yet: obtain the first one/ })
+      .waitFor({ timeout: 60_000 });
+    await page.locator('tr[data-run] .tag.none').first().waitFor({ timeout: 10_000 });
     await shot('certs');
   }, 90_000);
 

@@ -248,28 +248,37 @@ function editUser(u) {
 
 // ---------- Certificates
 async function certsTab() {
-  const { certificates, schedule, warnDays, lastRuns } = await api('GET', '/admin/certs');
+  const { certificates, schedule, warnFraction, warnDays, staging, checkAddress } = await api('GET', '/admin/certs');
   const runs = await api('GET', '/admin/certs/runs?limit=15');
   const progress = h('p#renew-progress.muted', { role: 'status' });
   const renewButton = h('button#renew', { type: 'button', text: 'Renew now', onclick: () => startRun(progress, renewButton, 'Renewing…', () => api('POST', '/admin/certs/renew', {})) });
+  const checkButton = h('button#check-served.secondary', { type: 'button', text: 'Check served certificates',
+    onclick: () => perform({ button: checkButton, busy: 'Checking…', done: 'Served certificates checked.', failed: 'Could not check the served certificates' },
+      () => api('POST', '/admin/certs/check', {})) });
   const obtain = h('form.inline#obtain', { onsubmit: (e) => { e.preventDefault(); const v = formValues(e.target);
-      startRun(progress, e.submitter, 'Obtaining…', () => api('POST', '/admin/certs', { domains: v.domains.split(/[\s,]+/).filter(Boolean), email: v.email || undefined })); } },
+      startRun(progress, e.submitter, 'Obtaining…', () => api('POST', '/admin/certs', { domains: v.domains.split(/[\s,]+/).filter(Boolean), email: v.email || undefined, staging: v.staging === 'on' })); } },
     h('input', { name: 'domains', placeholder: 'example.org www.example.org', required: true, 'aria-label': 'Domains', size: 32 }),
     h('input', { name: 'email', type: 'email', placeholder: 'account email (optional)', 'aria-label': 'Email' }),
+    h('label.check', {}, h('input', { name: 'staging', type: 'checkbox', checked: staging }), ' Staging (test certificate, spares the rate limits)'),
     h('button', { type: 'submit', text: 'Obtain certificate' }));
-  const certRows = certificates.map((c) => h('tr.' + c.status, {},
+  const served = (d) => (d.status === 'unchecked' ? tag('unchecked')
+    : h('span', {}, tag(d.status), d.detail.filter((x) => !x.matches).map((x) => h('div.muted', { text: `${x.domain}: ${x.served ? `serves serial ${x.served}` : x.error}` }))));
+  const certRows = certificates.map((c) => h('tr.' + c.status, { 'data-cert': c.name },
     h('td', { text: c.name }), h('td', { text: c.domains.join(', ') }), h('td', { text: when(c.notAfter) }),
-    h('td', { text: String(c.daysLeft) }), h('td', {}, tag(c.status)), h('td.muted', { text: c.issuer })));
+    h('td', { text: `${c.daysLeft} of ${Math.round(c.lifetimeDays)}` }), h('td', {}, tag(c.status), c.staging ? tag('staging') : ''),
+    h('td', {}, served(c.deployment)), h('td.muted', { text: c.issuer })));
   const runRows = runs.map((r) => h('tr', { 'data-run': r.id },
     h('td', { text: `#${r.id}` }), h('td', { text: r.kind }), h('td', { text: `${r.trigger}${r.requestedBy ? ' · ' + r.requestedBy : ''}` }),
     h('td', { text: when(r.startedAt) }), h('td', {}, tag(r.outcome)),
     h('td', {}, r.reason || [].concat(r.renewed).join(', '), r.outputTail ? h('details', {}, h('summary', { text: 'output' }), h('pre', { text: r.outputTail })) : '')));
-  void lastRuns;
+  const threshold = `expiring below ${Math.round(warnFraction * 100)} % of a certificate’s lifetime${warnDays ? ` or ${warnDays} days` : ''}`;
+  const checking = checkAddress === 'off' ? 'served-certificate check off' : `served certificates checked at ${checkAddress || 'each domain on port 443'}`;
   return [
     h('section', {}, h('h2', { text: 'Certificates' }),
-      h('p.muted', { text: `Renewal schedule: ${schedule || 'off'} · expiring below ${warnDays} days` }),
-      certificates.length ? table(['Name', 'Domains', 'Expires', 'Days left', 'Status', 'Issuer'], certRows) : h('p.muted', { text: 'No certificates yet.' }),
-      h('p', {}, renewButton), progress),
+      h('p.muted', { text: `Renewal schedule: ${schedule || 'off'} · ${threshold} · ${checking}${staging ? ' · new certificates from Let’s Encrypt staging' : ''}` }),
+      certificates.length ? table(['Name', 'Domains', 'Expires', 'Days left', 'Status', 'Served', 'Issuer'], certRows)
+        : h('p.muted#no-certs', { text: 'No certificates yet. Obtain the first one below: put the domains this server answers for (their DNS pointing here, port 80 reaching live), and tick Staging for a first try, so a mistake does not use up Let’s Encrypt’s rate limits.' }),
+      h('p', {}, renewButton, ' ', certificates.length ? checkButton : ''), progress),
     h('section', {}, h('h2', { text: 'Obtain a certificate' }), obtain),
     h('section', {}, h('h2', { text: 'Recent runs' }), table(['Run', 'Kind', 'Trigger', 'Started', 'Outcome', 'Detail'], runRows)),
   ];

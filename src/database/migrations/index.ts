@@ -10,6 +10,7 @@ import { CreateChatModeration1764000009000 } from './1764000009000-CreateChatMod
 import { CreateApiTokens1764000010000 } from './1764000010000-CreateApiTokens';
 import { AddChatMessageBot1764000011000 } from './1764000011000-AddChatMessageBot';
 import { CreateChatTickets1764000012000 } from './1764000012000-CreateChatTickets';
+import { CreateAcmeChallenges1764000013000 } from './1764000013000-CreateAcmeChallenges';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   CreateApiTokens1764000010000,
   AddChatMessageBot1764000011000,
   CreateChatTickets1764000012000,
+  CreateAcmeChallenges1764000013000,
 ];

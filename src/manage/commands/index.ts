@@ -1,4 +1,5 @@
 import { ManageCommand } from '../command';
+import { acmeChallengeCommand } from './acme-challenge.command';
 import { changePasswordCommand } from './changepassword.command';
 import { clearSessionsCommand } from './clearsessions.command';
 import { createSuperuserCommand } from './createsuperuser.command';
@@ -23,4 +24,5 @@ export const commands: ManageCommand[] = [
   reset2faCommand,
   createTokenCommand,
   revokeTokenCommand,
+  acmeChallengeCommand,
 ];

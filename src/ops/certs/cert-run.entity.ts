@@ -3,7 +3,7 @@ import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 export type CertRunKind = 'renew' | 'obtain';
 export type CertRunTrigger = 'schedule' | 'manual' | 'manage';
 export type CertRunOutcome =
-  'running' | 'renewed' | 'obtained' | 'not-due' | 'partial' | 'failed' | 'skipped';
+  'running' | 'renewed' | 'obtained' | 'not-due' | 'none' | 'partial' | 'failed' | 'skipped';
 
 const json = {
   to: (v: unknown) => JSON.stringify(v ?? []),

@@ -5,11 +5,10 @@ import { StaffGuard } from '../../auth/guards';
 import { User } from '../../auth/user.entity';
 import { ApiErrors, STAFF_ERRORS } from '../../common/openapi';
 import { IdPipe } from '../../common/validation';
-import { CertInfo } from './cert-inventory.service';
 import { CertRun } from './cert-run.entity';
 import { CertsConfig } from './certs.config';
 import { ObtainCertDto, RenewCertsDto, RunsQuery } from './certs.dto';
-import { CertsService } from './certs.service';
+import { CertsService, CertView } from './certs.service';
 import { TokenScope } from '../../auth/tokens/scopes';
 
 /** Ids are int4 primary keys: 1 to 2147483647, anything else is a 400 before the database. */
@@ -27,21 +26,48 @@ export class CertsController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Certificates certbot holds: domains, issuer, dates, days left, status' })
-  @ApiOkResponse({ description: '{certificates: [...], schedule, warnDays, lastRuns}' })
+  @ApiOperation({
+    summary: 'Certificates certbot holds: domains, issuer, dates, lifetime, status, staging, whether served',
+  })
+  @ApiOkResponse({
+    description: '{certificates: [...], schedule, warnFraction, warnDays, staging, checkAddress, lastRuns}',
+  })
   async inventory(): Promise<{
-    certificates: CertInfo[];
+    certificates: CertView[];
     schedule: string | null;
-    warnDays: number;
+    warnFraction: number;
+    warnDays: number | null;
+    staging: boolean;
+    checkAddress: string | null;
     lastRuns: CertRun[];
   }> {
     const [certificates, lastRuns] = await Promise.all([this.certs.list(), this.certs.recentRuns(5)]);
-    return { certificates, schedule: this.config.renewCron, warnDays: this.config.warnDays, lastRuns };
+    const check = this.config.checkAddress;
+    return {
+      certificates,
+      schedule: this.config.renewCron,
+      warnFraction: this.config.warnFraction,
+      warnDays: this.config.warnDays,
+      staging: this.config.staging,
+      checkAddress: check === 'off' ? 'off' : check ? `${check.host}:${check.port}` : null,
+      lastRuns,
+    };
+  }
+
+  @Post('check')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Checks now that each certificate’s domains serve the certificate certbot holds' })
+  @ApiOkResponse({ description: '{certificates: [...]} with each one’s deployment' })
+  async check(): Promise<{ certificates: CertView[] }> {
+    return { certificates: await this.certs.checkDeployed() };
   }
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Obtains a certificate (certbot certonly --webroot, http-01 served by live)' })
+  @ApiOperation({
+    summary:
+      'Obtains a certificate (certbot certonly --manual, http-01 answered by any instance from the database)',
+  })
   @ApiAcceptedResponse({ description: '{runId}: follow it at /admin/certs/runs/{runId}' })
   @ApiErrors(400, 409)
   async obtain(@Body() dto: ObtainCertDto, @CurrentUser() user: User): Promise<{ runId: number }> {
@@ -50,6 +76,7 @@ export class CertsController {
       by: user.username,
       domains: dto.domains,
       email: dto.email,
+      staging: dto.staging,
     });
     return { runId: started!.run.id };
   }

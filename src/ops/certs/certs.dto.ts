@@ -39,6 +39,14 @@ export class ObtainCertDto {
   @Optional()
   @IsEmail({}, { message: 'email must be an email address' })
   email?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'from Let’s Encrypt’s staging directory (untrusted certificates, generous rate limits); default CERTBOT_STAGING',
+  })
+  @Optional()
+  @IsBoolean({ message: 'staging must be true or false' })
+  staging?: boolean;
 }
 
 export class RenewCertsDto {

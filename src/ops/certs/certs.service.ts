@@ -8,9 +8,18 @@ import { OpsEvents } from '../../common/ops-events';
 import { HeldLease, JobLockService } from '../../database/job-lock.service';
 import { HealthRegistry } from '../../health/health.registry';
 import { MetricsService } from '../../metrics/metrics.service';
+import { CertDeployCheck, DeployStatus, ServedCheck } from './cert-deploy-check.entity';
+import { CertDeployChecker } from './cert-deploy-check.service';
 import { CertInfo, CertInventoryService } from './cert-inventory.service';
 import { CertRun, CertRunKind, CertRunOutcome, CertRunTrigger } from './cert-run.entity';
-import { CertbotDriver, certbotReason, parseRenewOutput } from './certbot.driver';
+import {
+  caProblems,
+  CertbotDriver,
+  certbotHasAri,
+  certbotReason,
+  MAX_REASON_CHARS,
+  parseRenewOutput,
+} from './certbot.driver';
 import { CertsConfig } from './certs.config';
 import { CertsError } from './certs.exception';
 
@@ -24,7 +33,23 @@ export interface RunRequest {
   /** For `obtain`: the names of the new certificate (the first one names the lineage). */
   domains?: string[];
   email?: string;
+  /** For `obtain`: from Let's Encrypt's staging directory (default CERTBOT_STAGING). */
+  staging?: boolean;
 }
+
+/** A certificate as the API shows it: what certbot holds, and whether the web server serves it. */
+export interface CertView extends CertInfo {
+  deployment: {
+    status: DeployStatus | 'unchecked';
+    checkedAt: string | null;
+    /** What each domain served at the last check of this certificate (by serial). */
+    detail: ServedCheck[];
+  };
+}
+
+export const NO_CERTIFICATES =
+  'No certificates yet: obtain the first one (the console’s Obtain form, POST /admin/certs {domains}); ' +
+  'try it with staging first to spare Let’s Encrypt’s rate limits';
 
 function tail(text: string, bytes: number): string {
   const buf = Buffer.from(text);
@@ -50,6 +75,7 @@ export class CertsService implements OnModuleInit {
     private readonly config: CertsConfig,
     private readonly health: HealthRegistry,
     private readonly metrics: MetricsService,
+    private readonly deployCheck: CertDeployChecker,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -75,8 +101,15 @@ export class CertsService implements OnModuleInit {
     );
   }
 
-  list(): Promise<CertInfo[]> {
-    return this.inventory.list();
+  async list(): Promise<CertView[]> {
+    const [certs, checks] = await Promise.all([this.inventory.list(), this.deployCheck.latest()]);
+    return certs.map((cert) => ({ ...cert, deployment: deploymentOf(cert, checks.get(cert.name)) }));
+  }
+
+  /** Checks now what each certificate's domains serve (`POST /admin/certs/check`). */
+  async checkDeployed(): Promise<CertView[]> {
+    await this.deployCheck.check(await this.inventory.list());
+    return this.list();
   }
 
   recentRuns(limit: number): Promise<CertRun[]> {
@@ -142,6 +175,12 @@ export class CertsService implements OnModuleInit {
     if (!started) return null;
     const run = await started.finished;
     await this.announceExpiring();
+    // The served-certificate check on every tick (at least daily), not only after a renewal: a web
+    // server restarted from an old configuration is found too. Renewed ones were checked already.
+    const certs = (await this.inventory.list()).filter((c) => !run.renewed.includes(c.name));
+    await this.deployCheck
+      .check(certs)
+      .catch((err: Error) => this.logger.error({ event: 'cert_deploy_check_failed', error: err.message }));
     return run;
   }
 
@@ -187,41 +226,113 @@ export class CertsService implements OnModuleInit {
       by: run.requestedBy,
     });
     try {
-      const result =
-        run.kind === 'renew'
-          ? await this.driver.renew(request.force ?? false)
-          : await this.driver.certonly(request.domains ?? [], request.email ?? this.config.email);
-      this.conclude(run, result);
+      if (run.kind === 'obtain') await this.obtain(run, request);
+      else await this.renew(run, request.force ?? false);
     } catch (err) {
       run.outcome = 'failed';
       run.reason = (err as Error).message;
     } finally {
       await lease.release();
     }
+    // Part of the run (it ends when the check does), outside the certbot lease.
+    if (run.renewed.length > 0) await this.checkRenewed(run.renewed);
     run.finishedAt = new Date();
     await this.runs.save(run);
     this.report(run);
     return run;
   }
 
-  /** Turns certbot's exit code and output into the run's outcome, names and reason. */
-  private conclude(run: CertRun, result: CommandResult): void {
+  private async obtain(run: CertRun, request: RunRequest): Promise<void> {
+    const staging = request.staging ?? this.config.staging;
+    // certbot keeps a staging certificate rather than replace it with a production one for the same
+    // names ("not yet due"): going from staging to production must force the new issuance.
+    const existing = (await this.inventory.list()).find((c) => c.name === run.domains[0]);
+    const result = await this.driver.certonly(run.domains, request.email ?? this.config.email, {
+      staging,
+      force: !staging && existing?.staging === true,
+    });
     run.exitCode = result.exitCode;
     run.outputTail = tail(`${result.stdout}\n${result.stderr}`.trim(), OUTPUT_TAIL_BYTES);
     const ok = result.exitCode === 0 && !result.timedOut && !result.spawnError;
-    if (run.kind === 'obtain') {
-      run.outcome = ok ? 'obtained' : 'failed';
-      run.renewed = ok ? [run.domains[0]] : [];
-      run.failed = ok ? [] : [{ name: run.domains[0], reason: certbotReason(result) }];
-      run.reason = ok ? null : certbotReason(result);
+    run.outcome = ok ? 'obtained' : 'failed';
+    run.renewed = ok ? [run.domains[0]] : [];
+    run.reason = ok ? null : certbotReason(result);
+    run.failed = ok ? [] : [{ name: run.domains[0], reason: certbotReason(result) }];
+  }
+
+  /**
+   * A renewal. Forced: one `certbot renew --force-renewal`. Otherwise live decides per certificate
+   * (its window scales with the lifetime, see renewWindowMs) and renews each due one with
+   * `certbot renew --cert-name N --force-renewal`; a certbot with ARI (4.1 and later) first gets a
+   * plain `certbot renew`, so the window the CA suggests is followed too.
+   */
+  private async renew(run: CertRun, force: boolean): Promise<void> {
+    const certs = await this.inventory.list();
+    if (certs.length === 0) {
+      run.outcome = 'none';
+      run.reason = NO_CERTIFICATES;
       return;
     }
-    const report = parseRenewOutput(result.stdout, result.stderr);
-    run.renewed = report.renewed;
-    run.failed = report.failed.map((f) => ({ name: f.name, reason: f.reason || certbotReason(result) }));
-    if (ok && run.failed.length === 0) run.outcome = report.renewed.length > 0 ? 'renewed' : 'not-due';
-    else run.outcome = report.renewed.length > 0 ? 'partial' : 'failed';
-    run.reason = run.outcome === 'failed' || run.outcome === 'partial' ? certbotReason(result) : null;
+    const results: CommandResult[] = [];
+    const renewed = new Set<string>();
+    const failed = new Map<string, string>();
+    const take = (result: CommandResult) => {
+      results.push(result);
+      const report = parseRenewOutput(result.stdout, result.stderr);
+      for (const name of report.renewed) renewed.add(name);
+      const ca = caProblems(`${result.stderr}\n${result.stdout}`);
+      for (const f of report.failed) failed.set(f.name, ca ?? (f.reason || certbotReason(result)));
+      const ok = result.exitCode === 0 && !result.timedOut && !result.spawnError;
+      return { ok, report };
+    };
+    if (force || certbotHasAri(await this.driver.certbotVersion())) {
+      const result = await this.driver.renew(force);
+      const { ok, report } = take(result);
+      // A failure certbot did not tie to a lineage (it could not start, it timed out): all of them.
+      if (!ok && report.failed.length === 0 && report.renewed.length === 0)
+        for (const c of certs) failed.set(c.name, certbotReason(result));
+    }
+    if (!force) {
+      const now = Date.now();
+      for (const cert of certs) {
+        if (renewed.has(cert.name) || failed.has(cert.name)) continue;
+        if (now < new Date(cert.renewFrom).getTime()) continue;
+        const result = await this.driver.renewLineage({
+          name: cert.name,
+          force: true,
+          liveHooks: cert.renewal?.byLive ?? false,
+        });
+        const { ok, report } = take(result);
+        if (!ok && !report.renewed.includes(cert.name) && !failed.has(cert.name))
+          failed.set(cert.name, certbotReason(result));
+      }
+    }
+    run.exitCode = results.length === 0 ? null : (results.find((r) => r.exitCode !== 0)?.exitCode ?? 0);
+    run.outputTail = tail(
+      results.map((r) => `${r.stdout}\n${r.stderr}`.trim()).join('\n\n'),
+      OUTPUT_TAIL_BYTES,
+    );
+    run.renewed = [...renewed].filter((n) => !failed.has(n));
+    run.failed = [...failed].map(([name, reason]) => ({ name, reason }));
+    if (run.failed.length === 0) {
+      run.outcome = run.renewed.length > 0 ? 'renewed' : 'not-due';
+      run.reason = null;
+    } else {
+      run.outcome = run.renewed.length > 0 ? 'partial' : 'failed';
+      const reasons = run.failed.map((f) => `${f.name}: ${f.reason}`).join('; ');
+      run.reason =
+        reasons.length <= MAX_REASON_CHARS ? reasons : `${reasons.slice(0, MAX_REASON_CHARS - 1)}…`;
+    }
+  }
+
+  /** The served-certificate check right after a renewal or issuance (the web server gets a few seconds). */
+  private async checkRenewed(names: string[]): Promise<void> {
+    try {
+      const certs = (await this.inventory.list()).filter((c) => names.includes(c.name));
+      await this.deployCheck.check(certs, { afterRenewal: true });
+    } catch (err) {
+      this.logger.error({ event: 'cert_deploy_check_failed', error: (err as Error).message });
+    }
   }
 
   private report(run: CertRun): void {
@@ -278,11 +389,25 @@ export class CertsService implements OnModuleInit {
 
   private async healthCheck(): Promise<{ status: 'up' | 'degraded'; detail?: string }> {
     const problems: string[] = [];
-    for (const c of await this.inventory.list())
+    for (const c of await this.list()) {
       if (c.status !== 'valid') problems.push(`${c.name} ${c.status} (${c.daysLeft} days left)`);
+      if (c.deployment.status === 'not-deployed') {
+        const stale = c.deployment.detail.filter((d) => d.served !== null && !d.matches);
+        problems.push(
+          `${c.name} not deployed: ${stale.map((d) => `${d.domain} serves serial ${d.served}`).join(', ')}, certbot holds ${c.serial}`,
+        );
+      }
+    }
     const last = await this.lastFinished();
     if (last && (last.outcome === 'failed' || last.outcome === 'partial'))
       problems.push(`last ${last.kind} run ${last.id} ${last.outcome}: ${last.reason ?? ''}`.trim());
     return problems.length ? { status: 'degraded', detail: problems.join('; ') } : { status: 'up' };
   }
+}
+
+/** A check counts for the certificate it looked at: one of an older serial says nothing of this one. */
+function deploymentOf(cert: CertInfo, check: CertDeployCheck | undefined): CertView['deployment'] {
+  if (!check || check.expectedSerial !== cert.serial)
+    return { status: 'unchecked', checkedAt: null, detail: [] };
+  return { status: check.status, checkedAt: check.checkedAt.toISOString(), detail: check.detail };
 }
