@@ -11,6 +11,7 @@ import { CreateApiTokens1764000010000 } from './1764000010000-CreateApiTokens';
 import { AddChatMessageBot1764000011000 } from './1764000011000-AddChatMessageBot';
 import { CreateChatTickets1764000012000 } from './1764000012000-CreateChatTickets';
 import { CreateAcmeChallenges1764000013000 } from './1764000013000-CreateAcmeChallenges';
+import { VpnClientOwners1764000014000 } from './1764000014000-VpnClientOwners';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   AddChatMessageBot1764000011000,
   CreateChatTickets1764000012000,
   CreateAcmeChallenges1764000013000,
+  VpnClientOwners1764000014000,
 ];

@@ -48,4 +48,33 @@ export class VpnClientMeta {
 
   @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintAsNumber })
   revokedAt!: number | null;
+
+  /** The user the client belongs to (auth_user.id), or null: a client for a device or a person without an account. */
+  @Column({ name: 'owner_id', type: 'integer', nullable: true })
+  ownerId!: number | null;
+}
+
+/** A one-time download link for a client's profile: the SHA-256 of its token, valid until used or expired. */
+@Entity('live_vpn_download_link')
+export class VpnDownloadLink {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ name: 'token_hash', type: 'varchar', length: 64, unique: true })
+  tokenHash!: string;
+
+  @Column({ name: 'client_name', type: 'varchar', length: 64 })
+  clientName!: string;
+
+  @Column({ name: 'created_by', type: 'varchar', length: 150 })
+  createdBy!: string;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: bigintAsNumber })
+  createdAt!: number;
+
+  @Column({ name: 'expires_at', type: 'bigint', transformer: bigintAsNumber })
+  expiresAt!: number;
+
+  @Column({ name: 'used_at', type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  usedAt!: number | null;
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { validateEnv } from '../../config/validate-env';
 
 export class VpnEnv {
@@ -47,6 +47,15 @@ export class VpnEnv {
   @IsString()
   @Matches(/^(off|(\S+\s+){4,5}\S+)$/, { message: 'VPN_CRL_CRON must be a cron expression or "off"' })
   VPN_CRL_CRON: string = '17 3 * * *';
+
+  @IsBoolean({ message: 'VPN_SELF_SERVICE must be true or false' })
+  VPN_SELF_SERVICE: boolean = false;
+
+  @IsOptional()
+  @IsInt({ message: 'VPN_CERT_WARN_DAYS must be an integer from 1 to 3650' })
+  @Min(1, { message: 'VPN_CERT_WARN_DAYS must be an integer from 1 to 3650' })
+  @Max(3650, { message: 'VPN_CERT_WARN_DAYS must be an integer from 1 to 3650' })
+  VPN_CERT_WARN_DAYS?: number;
 }
 
 export class VpnConfig {
@@ -62,6 +71,10 @@ export class VpnConfig {
   readonly crlRenewDays: number;
   readonly crlWarnDays: number;
   readonly crlCron: string | null;
+  /** Users may list and download the profiles of the clients they own (/me/vpn/clients). */
+  readonly selfService: boolean;
+  /** A certificate is `expiring` within this many days of notAfter, or a third of its lifetime if longer. */
+  readonly certWarnDays: number | null;
 
   constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>, dataDir: string) {
     const e = validateEnv(VpnEnv, env);
@@ -77,5 +90,7 @@ export class VpnConfig {
     this.crlRenewDays = e.CRL_RENEW_DAYS;
     this.crlWarnDays = e.CRL_WARN_DAYS;
     this.crlCron = e.VPN_CRL_CRON === 'off' ? null : e.VPN_CRL_CRON;
+    this.selfService = e.VPN_SELF_SERVICE;
+    this.certWarnDays = e.VPN_CERT_WARN_DAYS ?? null;
   }
 }

@@ -3,27 +3,26 @@ import {
   ApiNoContentResponse,
   ApiOperation,
   ApiProduces,
-  ApiProperty,
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors, STAFF_ERRORS } from '../../common/openapi';
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
-import type { Response } from 'express';
-import { IsString, Matches } from 'class-validator';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { IdPipe } from '../../common/validation';
 import { CurrentUser } from '../../auth/current-user.decorator';
-import { StaffGuard } from '../../auth/guards';
+import { AuthenticatedGuard, StaffGuard } from '../../auth/guards';
 import type { User } from '../../auth/user.entity';
-import { CLIENT_NAME } from './vpn-runner';
+import { CreateVpnClientDto } from './vpn.dto';
 import { VpnService } from './vpn.service';
 import { TokenScope } from '../../auth/tokens/scopes';
 
-export class CreateVpnClientDto {
-  @ApiProperty({ example: 'alice', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' })
-  @IsString()
-  @Matches(CLIENT_NAME, {
-    message: 'name must be 1-64 characters of A-Za-z0-9_.- starting with a letter or digit',
-  })
-  name!: string;
+const idPipe = new IdPipe();
+
+function sendProfile(res: Response, name: string, text: string): string {
+  res.setHeader('Content-Type', 'application/x-openvpn-profile');
+  res.setHeader('Content-Disposition', `attachment; filename="${name}.ovpn"`);
+  res.setHeader('Cache-Control', 'no-store');
+  return text;
 }
 
 @ApiTags('admin: vpn')
@@ -39,7 +38,19 @@ export class VpnController {
   @ApiCreatedResponse({ description: '{name, status, notAfter}' })
   @ApiErrors(400, 409, 503)
   create(@Body() body: CreateVpnClientDto, @CurrentUser() user: User) {
-    return this.vpn.create(body.name, user.username);
+    return this.vpn.create(body.name, user.username, body.user);
+  }
+
+  @Post('clients/:name/link')
+  @ApiOperation({
+    summary: 'A one-time download link for the client’s profile (valid 24 h, single use, audited)',
+  })
+  @ApiCreatedResponse({ description: '{url, path, expiresAt}: the URL is shown once' })
+  @ApiErrors(400, 404, 410, 503)
+  async link(@Param('name') name: string, @CurrentUser() user: User, @Req() req: Request) {
+    const { token, expiresAt } = await this.vpn.createLink(name, user.username);
+    const path = `/vpn/links/${token}`;
+    return { url: `${req.protocol}://${req.get('host')}${path}`, path, expiresAt };
   }
 
   @Get('clients')
@@ -58,10 +69,7 @@ export class VpnController {
     @CurrentUser() user: User,
     @Res({ passthrough: true }) res: Response,
   ): Promise<string> {
-    const text = await this.vpn.profile(name, user.username);
-    res.setHeader('Content-Type', 'application/x-openvpn-profile');
-    res.setHeader('Content-Disposition', `attachment; filename="${name}.ovpn"`);
-    return text;
+    return sendProfile(res, name, await this.vpn.profile(name, user.username));
   }
 
   @Delete('clients/:name')
@@ -84,5 +92,64 @@ export class VpnController {
   @ApiErrors(503)
   status() {
     return this.vpn.status();
+  }
+}
+
+@ApiTags('admin: vpn')
+@ApiErrors(...STAFF_ERRORS)
+@TokenScope('admin:vpn')
+@Controller('admin/users')
+@UseGuards(StaffGuard)
+export class AdminUserVpnController {
+  constructor(private readonly vpn: VpnService) {}
+
+  @Get(':id/vpn-clients')
+  @ApiOperation({ summary: 'The VPN clients a user owns' })
+  @ApiErrors(400, 503)
+  clients(@Param('id', idPipe) id: number) {
+    return this.vpn.listOwnedBy(id);
+  }
+}
+
+/** Self-service (VPN_SELF_SERVICE=true): a logged-in user's own clients; anyone else's is a 404. */
+@ApiTags('vpn')
+@Controller('me/vpn')
+@UseGuards(AuthenticatedGuard)
+export class MeVpnController {
+  constructor(private readonly vpn: VpnService) {}
+
+  @Get('clients')
+  @ApiOperation({ summary: 'The VPN clients that belong to me' })
+  @ApiErrors(401, 403, 503)
+  clients(@CurrentUser() user: User) {
+    return this.vpn.ownClients(user);
+  }
+
+  @Get('clients/:name/profile')
+  @ApiOperation({ summary: 'The .ovpn profile of one of my clients' })
+  @ApiProduces('application/x-openvpn-profile')
+  @ApiErrors(400, 401, 403, 404, 410, 503)
+  async profile(
+    @Param('name') name: string,
+    @CurrentUser() user: User,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    return sendProfile(res, name, await this.vpn.ownProfile(user, name));
+  }
+}
+
+/** The one-time links staff send: no login, the token is the credential. */
+@ApiTags('vpn')
+@Controller('vpn/links')
+export class VpnLinkController {
+  constructor(private readonly vpn: VpnService) {}
+
+  @Get(':token')
+  @ApiOperation({ summary: 'Downloads the profile behind a one-time link (a second use or an expired link: 410)' })
+  @ApiProduces('application/x-openvpn-profile')
+  @ApiErrors(404, 410, 503)
+  async download(@Param('token') token: string, @Res({ passthrough: true }) res: Response): Promise<string> {
+    const { name, profile } = await this.vpn.redeemLink(token);
+    return sendProfile(res, name, profile);
   }
 }

@@ -4,16 +4,17 @@ import { AuthModule } from '../../auth/auth.module';
 import { CommandRunner } from '../../common/command-runner';
 import { DockerVpnRunner } from './docker-vpn.runner';
 import { LocalVpnRunner } from './local-vpn.runner';
-import { VpnAudit, VpnClientMeta } from './vpn-audit.entity';
+import { User } from '../../auth/user.entity';
+import { VpnAudit, VpnClientMeta, VpnDownloadLink } from './vpn-audit.entity';
 import { VpnCrlJob } from './vpn-crl.job';
 import { VpnRunner } from './vpn-runner';
 import { VpnConfig } from './vpn.config';
-import { VpnController } from './vpn.controller';
+import { AdminUserVpnController, MeVpnController, VpnController, VpnLinkController } from './vpn.controller';
 import { VpnService } from './vpn.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([VpnAudit, VpnClientMeta]), AuthModule],
-  controllers: [VpnController],
+  imports: [TypeOrmModule.forFeature([VpnAudit, VpnClientMeta, VpnDownloadLink, User]), AuthModule],
+  controllers: [VpnController, AdminUserVpnController, MeVpnController, VpnLinkController],
   providers: [
     {
       provide: VpnRunner,

@@ -1,18 +1,25 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { In, IsNull, Repository } from 'typeorm';
+import { User } from '../../auth/user.entity';
 import { OpsEvents } from '../../common/ops-events';
 import { JobLockService } from '../../database/job-lock.service';
 import { ComponentHealth, HealthRegistry } from '../../health/health.registry';
 import { MetricsService } from '../../metrics/metrics.service';
-import { VpnAudit, VpnClientMeta } from './vpn-audit.entity';
+import { VpnAudit, VpnClientMeta, VpnDownloadLink } from './vpn-audit.entity';
 import { VpnConfig } from './vpn.config';
 import { CLIENT_NAME, SERVER_URL, VpnClientCert, VpnRunner } from './vpn-runner';
 import { VpnError } from './vpn.exception';
 
 const DAY = 86_400_000;
+/** A one-time link's lifetime (the issue's 24 h). */
+export const LINK_TTL_MS = DAY;
+/** The token in a one-time link: 32 random bytes, base64url. */
+export const LINK_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface VpnClientView extends VpnClientCert {
+  owner: { id: number; username: string } | null;
   createdBy: string | null;
   createdAt: string | null;
   revokedBy: string | null;
@@ -44,6 +51,8 @@ export class VpnService implements OnModuleInit {
     private readonly health: HealthRegistry,
     @InjectRepository(VpnAudit) private readonly audit: Repository<VpnAudit>,
     @InjectRepository(VpnClientMeta) private readonly meta: Repository<VpnClientMeta>,
+    @InjectRepository(VpnDownloadLink) private readonly links: Repository<VpnDownloadLink>,
+    @InjectRepository(User) private readonly users: Repository<User>,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -143,7 +152,7 @@ export class VpnService implements OnModuleInit {
         kind,
         detail,
       };
-      const clientError = ['not_found', 'conflict', 'gone'].includes(kind);
+      const clientError = ['invalid', 'forbidden', 'not_found', 'conflict', 'gone'].includes(kind);
       if (clientError) this.logger.warn(line);
       else this.logger.error(line);
       if (!clientError)
@@ -163,23 +172,55 @@ export class VpnService implements OnModuleInit {
     await this.operation(actor, 'init', null, () => this.serialize(() => this.runner.init(url)));
   }
 
-  async create(nameInput: unknown, actor: string): Promise<VpnClientView> {
+  /** `owner`: a user id or username; unknown → invalid (400), checked before the PKI is touched. */
+  async create(nameInput: unknown, actor: string, owner?: number | string): Promise<VpnClientView> {
     const name = this.validateName(nameInput);
+    const ownerUser = owner === undefined ? null : await this.findOwner(owner);
     return this.operation(actor, 'create', name, async () => {
       const cert = await this.serialize(async () => {
         await this.runner.createClient(name);
         return (await this.runner.listClients()).find((c) => c.name === name);
       });
-      const meta = { name, createdBy: actor, createdAt: Date.now(), revokedBy: null, revokedAt: null };
+      const meta = {
+        name,
+        createdBy: actor,
+        createdAt: Date.now(),
+        revokedBy: null,
+        revokedAt: null,
+        ownerId: ownerUser?.id ?? null,
+      };
       await this.meta.save(meta);
-      return this.view(cert ?? { name, status: 'VALID', notBefore: null, notAfter: null }, meta);
+      const owners = new Map(ownerUser ? [[ownerUser.id, ownerUser.username]] : []);
+      return this.view(cert ?? { name, status: 'VALID', notBefore: null, notAfter: null }, meta, owners);
     });
   }
 
-  private view(cert: VpnClientCert, meta: Partial<VpnClientMeta> | undefined): VpnClientView {
+  private async findOwner(owner: number | string): Promise<User> {
+    const user =
+      typeof owner === 'number'
+        ? await this.users.findOneBy({ id: owner })
+        : await this.users.findOneBy({ username: owner });
+    if (!user) throw new VpnError('invalid', `user ${JSON.stringify(owner)} does not exist`);
+    return user;
+  }
+
+  private async ownerNames(metas: VpnClientMeta[]): Promise<Map<number, string>> {
+    const ids = [...new Set(metas.map((m) => m.ownerId).filter((id): id is number => id !== null))];
+    if (ids.length === 0) return new Map();
+    const users = await this.users.find({ where: { id: In(ids) }, select: { id: true, username: true } });
+    return new Map(users.map((u) => [u.id, u.username]));
+  }
+
+  private view(
+    cert: VpnClientCert,
+    meta: Partial<VpnClientMeta> | undefined,
+    owners: Map<number, string>,
+  ): VpnClientView {
     const iso = (v: number | null | undefined) => (v ? new Date(v).toISOString() : null);
+    const ownerId = meta?.ownerId ?? null;
     return {
       ...cert,
+      owner: ownerId !== null && owners.has(ownerId) ? { id: ownerId, username: owners.get(ownerId)! } : null,
       createdBy: meta?.createdBy ?? null,
       createdAt: iso(meta?.createdAt),
       revokedBy: meta?.revokedBy ?? null,
@@ -191,10 +232,99 @@ export class VpnService implements OnModuleInit {
     try {
       const [certs, metas] = await Promise.all([this.runner.listClients(), this.meta.find()]);
       const byName = new Map(metas.map((m) => [m.name, m]));
-      return certs.map((c) => this.view(c, byName.get(c.name)));
+      const owners = await this.ownerNames(metas);
+      return certs.map((c) => this.view(c, byName.get(c.name), owners));
     } catch (err) {
       throw asVpnError(err);
     }
+  }
+
+  /** The clients a user owns, as the PKI lists them (a client the PKI lost is left out). */
+  async listOwnedBy(userId: number): Promise<VpnClientView[]> {
+    try {
+      const metas = await this.meta.findBy({ ownerId: userId });
+      if (metas.length === 0) return [];
+      const certs = await this.runner.listClients();
+      const byName = new Map(metas.map((m) => [m.name, m]));
+      const owners = await this.ownerNames(metas);
+      return certs.filter((c) => byName.has(c.name)).map((c) => this.view(c, byName.get(c.name), owners));
+    } catch (err) {
+      throw asVpnError(err);
+    }
+  }
+
+  /**
+   * Self-service: the profile of a client the user owns. Someone else's client and a client that does
+   * not exist answer the same 404, so a user learns nothing about names that are not theirs.
+   */
+  async ownProfile(user: User, nameInput: unknown): Promise<string> {
+    if (!this.config.selfService)
+      throw new VpnError('forbidden', 'VPN self-service is turned off (VPN_SELF_SERVICE=false); ask staff');
+    const name = this.validateName(nameInput);
+    const meta = await this.meta.findOneBy({ name, ownerId: user.id });
+    if (!meta) throw new VpnError('not_found', `you have no VPN client "${name}"`);
+    return this.profile(name, user.username);
+  }
+
+  ownClients(user: User): Promise<VpnClientView[]> {
+    if (!this.config.selfService)
+      throw new VpnError('forbidden', 'VPN self-service is turned off (VPN_SELF_SERVICE=false); ask staff');
+    return this.listOwnedBy(user.id);
+  }
+
+  /**
+   * A one-time download link for a valid client: the token is returned once, only its SHA-256 kept.
+   * Audited as `link`; redeeming it is audited as `link_download` (actor `link:<id>`).
+   */
+  async createLink(nameInput: unknown, actor: string): Promise<{ token: string; expiresAt: string }> {
+    const name = this.validateName(nameInput);
+    return this.operation(actor, 'link', name, async () => {
+      const cert = (await this.runner.listClients()).find((c) => c.name === name);
+      if (!cert) throw new VpnError('not_found', `client "${name}" does not exist`);
+      if (cert.status !== 'VALID')
+        throw new VpnError('gone', `client "${name}" is ${cert.status.toLowerCase()}: no profile to hand out`);
+      const token = randomBytes(32).toString('base64url');
+      const now = Date.now();
+      await this.links.insert({
+        tokenHash: hashLinkToken(token),
+        clientName: name,
+        createdBy: actor,
+        createdAt: now,
+        expiresAt: now + LINK_TTL_MS,
+        usedAt: null,
+      });
+      return { token, expiresAt: new Date(now + LINK_TTL_MS).toISOString() };
+    });
+  }
+
+  /**
+   * Redeems a one-time link: claimed with one conditional UPDATE (used_at IS NULL, not expired), so two
+   * downloads at once cannot both win. Unknown, used and expired links are all 410 with the reason.
+   */
+  async redeemLink(token: unknown): Promise<{ name: string; profile: string }> {
+    if (typeof token !== 'string' || !LINK_TOKEN.test(token))
+      throw new VpnError('not_found', 'no such download link');
+    const link = await this.links.findOneBy({ tokenHash: hashLinkToken(token) });
+    if (!link) throw new VpnError('not_found', 'no such download link');
+    const actor = `link:${link.id}`;
+    const now = Date.now();
+    return this.operation(actor, 'link_download', link.clientName, async () => {
+      if (link.usedAt !== null)
+        throw new VpnError('gone', `this download link was already used at ${new Date(link.usedAt).toISOString()}`);
+      if (link.expiresAt <= now)
+        throw new VpnError('gone', `this download link expired at ${new Date(link.expiresAt).toISOString()}`);
+      const claimed = await this.links
+        .createQueryBuilder()
+        .update(VpnDownloadLink)
+        .set({ usedAt: now })
+        .where({ id: link.id, usedAt: IsNull() })
+        .execute();
+      if (!claimed.affected) throw new VpnError('gone', 'this download link was already used');
+      const cert = (await this.runner.listClients()).find((c) => c.name === link.clientName);
+      if (!cert || cert.status !== 'VALID')
+        throw new VpnError('gone', `client "${link.clientName}" is no longer valid`);
+      return { name: link.clientName, profile: await this.runner.getProfile(link.clientName) };
+    });
   }
 
   async profile(nameInput: unknown, actor: string): Promise<string> {
@@ -213,7 +343,7 @@ export class VpnService implements OnModuleInit {
       await this.serialize(() => this.runner.revokeClient(name));
       const existing = await this.meta.findOneBy({ name });
       await this.meta.save({
-        ...(existing ?? { name, createdBy: null, createdAt: null }),
+        ...(existing ?? { name, createdBy: null, createdAt: null, ownerId: null }),
         revokedBy: actor,
         revokedAt: Date.now(),
       });
@@ -292,6 +422,10 @@ export class VpnService implements OnModuleInit {
     this.healthCache = { at: Date.now(), value };
     return value;
   }
+}
+
+export function hashLinkToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Anything else that broke a VPN operation (a runner bug, the database) is reported as a tool failure. */
