@@ -17,7 +17,6 @@ describeVpn('VPN for people: owners, self-service, one-time links', () => {
   let ann: LoginSession;
   let ben: LoginSession;
   let annId: number;
-  let benId: number;
 
   beforeAll(async () => {
     t = await startApp({
@@ -28,7 +27,7 @@ describeVpn('VPN for people: owners, self-service, one-time links', () => {
     });
     await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true, isSuperuser: true });
     annId = (await createUser(t, { username: 'ann', password: 'ann-pass' })).id;
-    benId = (await createUser(t, { username: 'ben', password: 'ben-pass' })).id;
+    await createUser(t, { username: 'ben', password: 'ben-pass' });
     staff = await login(t, 'boss', 'boss-pass');
     ann = await login(t, 'ann', 'ann-pass');
     ben = await login(t, 'ben', 'ben-pass');
@@ -44,19 +43,31 @@ describeVpn('VPN for people: owners, self-service, one-time links', () => {
   const verifies = (profile: string, label: string) => {
     writeFileSync(join(t.dataDir, `${label}.crt`), block(profile, 'cert'));
     writeFileSync(join(t.dataDir, `${label}-ca.crt`), block(profile, 'ca'));
-    return openssl(['verify', '-CAfile', join(t.dataDir, `${label}-ca.crt`), join(t.dataDir, `${label}.crt`)]);
+    return openssl([
+      'verify',
+      '-CAfile',
+      join(t.dataDir, `${label}-ca.crt`),
+      join(t.dataDir, `${label}.crt`),
+    ]);
   };
 
   it('staff create clients for a user by username and by id; the owner is shown', async () => {
     const a = await as(staff, http().post('/admin/vpn/clients')).send({ name: 'ann-laptop', user: 'ann' });
     expect(a.status).toBe(201);
-    expect(a.body).toMatchObject({ name: 'ann-laptop', status: 'VALID', owner: { id: annId, username: 'ann' } });
+    expect(a.body).toMatchObject({
+      name: 'ann-laptop',
+      status: 'VALID',
+      owner: { id: annId, username: 'ann' },
+    });
     await as(staff, http().post('/admin/vpn/clients')).send({ name: 'ann-phone', user: annId }).expect(201);
     await as(staff, http().post('/admin/vpn/clients')).send({ name: 'ben-laptop', user: 'ben' }).expect(201);
     await as(staff, http().post('/admin/vpn/clients')).send({ name: 'printer' }).expect(201);
     const list = await as(staff, http().get('/admin/vpn/clients')).expect(200);
     const owners = Object.fromEntries(
-      list.body.map((c: { name: string; owner: { username: string } | null }) => [c.name, c.owner?.username ?? null]),
+      list.body.map((c: { name: string; owner: { username: string } | null }) => [
+        c.name,
+        c.owner?.username ?? null,
+      ]),
     );
     expect(owners).toEqual({ 'ann-laptop': 'ann', 'ann-phone': 'ann', 'ben-laptop': 'ben', printer: null });
     const ofAnn = await as(staff, http().get(`/admin/users/${annId}/vpn-clients`)).expect(200);
@@ -161,7 +172,9 @@ describeVpn('VPN for people: owners, self-service, one-time links', () => {
       .update({ usedAt: IsNull() }, { expiresAt: Date.now() - 1000 });
     const expired = await http().get(made.body.path).expect(410);
     expect(expired.body.message).toMatch(/expired at/);
-    await http().get(`/vpn/links/${'A'.repeat(43)}`).expect(404);
+    await http()
+      .get(`/vpn/links/${'A'.repeat(43)}`)
+      .expect(404);
     const bad = await http().get('/vpn/links/..%2F..%2Fetc%2Fpasswd').expect(404);
     expect(bad.body).toMatchObject({ statusCode: 404, message: 'no such download link' });
   });

@@ -145,7 +145,9 @@ export class VpnLinkController {
   constructor(private readonly vpn: VpnService) {}
 
   @Get(':token')
-  @ApiOperation({ summary: 'Downloads the profile behind a one-time link (a second use or an expired link: 410)' })
+  @ApiOperation({
+    summary: 'Downloads the profile behind a one-time link (a second use or an expired link: 410)',
+  })
   @ApiProduces('application/x-openvpn-profile')
   @ApiErrors(404, 410, 503)
   async download(@Param('token') token: string, @Res({ passthrough: true }) res: Response): Promise<string> {

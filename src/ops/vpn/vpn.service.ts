@@ -282,7 +282,10 @@ export class VpnService implements OnModuleInit {
       const cert = (await this.runner.listClients()).find((c) => c.name === name);
       if (!cert) throw new VpnError('not_found', `client "${name}" does not exist`);
       if (cert.status !== 'VALID')
-        throw new VpnError('gone', `client "${name}" is ${cert.status.toLowerCase()}: no profile to hand out`);
+        throw new VpnError(
+          'gone',
+          `client "${name}" is ${cert.status.toLowerCase()}: no profile to hand out`,
+        );
       const token = randomBytes(32).toString('base64url');
       const now = Date.now();
       await this.links.insert({
@@ -310,7 +313,10 @@ export class VpnService implements OnModuleInit {
     const now = Date.now();
     return this.operation(actor, 'link_download', link.clientName, async () => {
       if (link.usedAt !== null)
-        throw new VpnError('gone', `this download link was already used at ${new Date(link.usedAt).toISOString()}`);
+        throw new VpnError(
+          'gone',
+          `this download link was already used at ${new Date(link.usedAt).toISOString()}`,
+        );
       if (link.expiresAt <= now)
         throw new VpnError('gone', `this download link expired at ${new Date(link.expiresAt).toISOString()}`);
       const claimed = await this.links
