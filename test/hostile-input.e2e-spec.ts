@@ -60,6 +60,9 @@ const BODY_ENDPOINTS: [string, string][] = [
   ['PUT', '/admin/chat/rooms/hostile-room'],
   ['POST', '/chat/rooms/hostile-room/moderation/mute'],
   ['POST', '/chat/rooms/hostile-room/moderation/delete'],
+  // The publish API (issue 19): no generic body has a `text`, so nothing is posted.
+  ['POST', '/chat/rooms/hostile-room/messages'],
+  ['POST', '/chat/broadcast'],
 ];
 /** Every endpoint that reads a JSON body: these only get bodies refused before any handler runs. */
 const JSON_ENDPOINTS: [string, string][] = [
