@@ -312,6 +312,10 @@ describe.each(databaseVariants())('publish API on $name', (variant) => {
     const message = body.components.schemas.PublishedMessageDoc;
     expect(Object.keys(message.properties)).toEqual(['id', 'room', 'user', 'name', 'text', 'ts', 'bot']);
     expect(body.components.schemas.PublishMessageDto.properties.name.maxLength).toBe(150);
+    // The history's messages say they may carry `bot` (and only then).
+    const history = body.components.schemas.ChatMessageDoc;
+    expect(history.properties.bot).toMatchObject({ enum: [true] });
+    expect(history.required).not.toContain('bot');
   });
 
   it('the README’s curl example posts into a room (real curl)', async () => {

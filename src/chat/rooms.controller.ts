@@ -67,6 +67,11 @@ class ChatMessageDoc {
   @ApiProperty() name!: string;
   @ApiProperty() text!: string;
   @ApiProperty({ format: 'date-time' }) ts!: string;
+  @ApiPropertyOptional({
+    enum: [true],
+    description: 'posted under a bot name (publish API); absent otherwise',
+  })
+  bot?: true;
 }
 
 class RoomInfoDoc {
