@@ -77,7 +77,7 @@ const UNITS = ['live.service', 'live-cert-reload.path', 'live-cert-reload.servic
         'RestartPreventExitStatus=2',
         'NoNewPrivileges=yes',
         'ProtectSystem=strict',
-        'ReadWritePaths=/var/lib/live',
+        'ReadWritePaths=/var/lib/live -/etc/nginx/live',
         'PrivateTmp=yes',
       ])
         expect(unit.split('\n')).toContain(line);

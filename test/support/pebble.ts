@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './instances';
@@ -28,6 +29,8 @@ export function acmeToolsAvailable(): boolean {
 export interface Pebble {
   directoryUrl: string;
   caBundle: string;
+  /** The root Pebble issues certificates under (PEM, from its management interface): what a client trusts. */
+  issuingRoot(): Promise<string>;
   stop(): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -168,6 +171,23 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
   return {
     directoryUrl,
     caBundle,
+    issuingRoot: () =>
+      new Promise<string>((resolve, reject) => {
+        const req = httpsGet(
+          `https://127.0.0.1:${mgmt}/roots/0`,
+          { ca: readFileSync(caBundle), timeout: 10_000 },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () =>
+              res.statusCode === 200
+                ? resolve(body)
+                : reject(new Error(`pebble /roots/0: ${res.statusCode}`)),
+            );
+          },
+        );
+        req.on('error', reject);
+      }),
     async stop() {
       await kill(pebble);
       pebble = null;
