@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { DataSource, IsNull } from 'typeorm';
 import { VpnDownloadLink } from '../src/ops/vpn/vpn-audit.entity';
+import { ApiTokenStore } from '../src/auth/tokens/api-token.store';
 import { VpnService } from '../src/ops/vpn/vpn.service';
 import { startApp, TestApp } from './support/app';
 import { createUser, login, LoginSession } from './support/users';
 import { block, EASYRSA, openssl, vpnToolsAvailable } from './support/vpn';
+import { openWs } from './support/ws';
 
 const describeVpn = vpnToolsAvailable() ? describe : describe.skip;
 
@@ -188,5 +190,144 @@ describeVpn('VPN for people: owners, self-service, one-time links', () => {
     // a link made before the revocation no longer hands out the profile
     const late = await http().get(made.body.path).expect(410);
     expect(late.body.message).toMatch(/no longer valid/);
+  });
+
+  describe('offboarding', () => {
+    type Item = { step: string; target: string | null; outcome: string; detail: string };
+    const statusOf = async (name: string) =>
+      (await as(staff, http().get('/admin/vpn/clients')).expect(200)).body.find(
+        (c: { name: string }) => c.name === name,
+      )?.status;
+
+    it('ends everything of a user with a session, an open socket, two VPN clients and a token', async () => {
+      const cat = await createUser(t, { username: 'cat', password: 'cat-pass', firstName: 'Cat' });
+      const session = await login(t, 'cat', 'cat-pass');
+      await as(staff, http().post('/admin/vpn/clients'))
+        .send({ name: 'cat-laptop', user: 'cat' })
+        .expect(201);
+      await as(staff, http().post('/admin/vpn/clients'))
+        .send({ name: 'cat-phone', user: cat.id })
+        .expect(201);
+      const { key } = await t.app.get(ApiTokenStore).create({
+        user: cat,
+        name: 'cat-script',
+        scopes: ['chat:read'],
+        expiresInDays: null,
+        createdBy: null,
+      });
+      await http().get('/auth/me').set('Authorization', `Token ${key}`).expect(200);
+      await as(session, http().get('/auth/me')).expect(200);
+      const socket = await openWs(`ws://127.0.0.1:${t.port}/chat/offboard/?history=0`, {
+        protocols: ['live.v1'],
+        headers: { cookie: session.cookie },
+      });
+      const plan = await as(staff, http().get(`/admin/users/${cat.id}/offboard`)).expect(200);
+      expect(plan.body).toEqual({
+        user: { id: cat.id, username: 'cat', isActive: true },
+        tokens: 1,
+        vpnClients: ['cat-laptop', 'cat-phone'],
+      });
+
+      const res = await as(staff, http().post(`/admin/users/${cat.id}/offboard`)).expect(200);
+      expect(res.body.complete).toBe(true);
+      const items = res.body.items as Item[];
+      expect(items.map((i) => [i.step, i.target, i.outcome])).toEqual([
+        ['deactivate', null, 'done'],
+        ['sessions', null, 'done'],
+        ['tokens', expect.stringMatching(/^\d+$/), 'done'],
+        ['vpn', 'cat-laptop', 'done'],
+        ['vpn', 'cat-phone', 'done'],
+      ]);
+      expect(items[1].detail).toBe('1 session ended');
+
+      // checked one by one
+      const user = await as(staff, http().get(`/admin/users/${cat.id}`)).expect(200);
+      expect(user.body.isActive).toBe(false);
+      await as(session, http().get('/auth/me')).expect(401);
+      await expect(login(t, 'cat', 'cat-pass')).rejects.toThrow(/failed: 40/);
+      const closed = await Promise.race([
+        socket.closed,
+        new Promise<null>((r) => setTimeout(() => r(null), 3000)),
+      ]);
+      expect(closed).toEqual({ code: 4001, reason: 'session ended' });
+      await http().get('/auth/me').set('Authorization', `Token ${key}`).expect(401);
+      expect(await t.app.get(ApiTokenStore).list(cat.id)).toEqual([]);
+      expect(await statusOf('cat-laptop')).toBe('REVOKED');
+      expect(await statusOf('cat-phone')).toBe('REVOKED');
+
+      const audit = await as(staff, http().get('/admin/vpn/audit')).expect(200);
+      const rows = (
+        audit.body as Array<{ actor: string; action: string; outcome: string; detail: string }>
+      ).filter((r) => r.action === 'offboard');
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ actor: 'boss', outcome: 'ok' });
+      expect(rows[0].detail).toMatch(
+        /^user cat \(#\d+\): deactivate done.*sessions done: 1 session ended; tokens \d+ done: revoked "cat-script"; vpn cat-laptop done: revoked; vpn cat-phone done: revoked$/,
+      );
+
+      // offboarding again changes nothing and says so
+      const again = await as(staff, http().post(`/admin/users/${cat.id}/offboard`)).expect(200);
+      expect(again.body.complete).toBe(true);
+      expect((again.body.items as Item[]).map((i) => [i.step, i.outcome])).toEqual([
+        ['deactivate', 'already'],
+        ['sessions', 'already'],
+        ['tokens', 'already'],
+        ['vpn', 'already'],
+        ['vpn', 'already'],
+      ]);
+    });
+
+    it('a partial failure is reported item by item, and the same request retries it', async () => {
+      const dan = await createUser(t, { username: 'dan', password: 'dan-pass' });
+      await as(staff, http().post('/admin/vpn/clients'))
+        .send({ name: 'dan-laptop', user: 'dan' })
+        .expect(201);
+      // easy-rsa gone for a moment: the VPN item fails, the rest is still done
+      const config = (t.app.get(VpnService) as unknown as { config: { easyrsaBin: string } }).config;
+      const easyrsa = config.easyrsaBin;
+      config.easyrsaBin = join(t.dataDir, 'no-such-easyrsa');
+      let first: request.Response;
+      try {
+        first = await as(staff, http().post(`/admin/users/${dan.id}/offboard`)).expect(200);
+      } finally {
+        config.easyrsaBin = easyrsa;
+      }
+      expect(first.body.complete).toBe(false);
+      const items = first.body.items as Item[];
+      expect(items.find((i) => i.step === 'deactivate')?.outcome).toBe('done');
+      expect(items.find((i) => i.step === 'vpn')).toMatchObject({
+        target: 'dan-laptop',
+        outcome: 'failed',
+        detail: expect.stringMatching(/not available/),
+      });
+      expect(await statusOf('dan-laptop')).toBe('VALID');
+      const retry = await as(staff, http().post(`/admin/users/${dan.id}/offboard`)).expect(200);
+      expect(retry.body.complete).toBe(true);
+      expect((retry.body.items as Item[]).find((i) => i.step === 'vpn')).toMatchObject({
+        target: 'dan-laptop',
+        outcome: 'done',
+      });
+      expect(await statusOf('dan-laptop')).toBe('REVOKED');
+      const audit = (await as(staff, http().get('/admin/vpn/audit')).expect(200)).body as Array<{
+        action: string;
+        outcome: string;
+        detail: string;
+      }>;
+      const dans = audit.filter((r) => r.action === 'offboard' && r.detail.startsWith('user dan '));
+      expect(dans.map((r) => r.outcome)).toEqual(['ok', 'failed']); // newest first
+      expect(dans[1].detail).toMatch(/vpn dan-laptop failed: /);
+    });
+
+    it('is refused as a whole for yourself, for non-staff, for nobody, and for a bad id', async () => {
+      const me = (await as(staff, http().get('/auth/me')).expect(200)).body as { id: number };
+      const self = await as(staff, http().post(`/admin/users/${me.id}/offboard`)).expect(400);
+      expect(self.body.message).toMatch(/own account/);
+      expect((await as(staff, http().get(`/admin/users/${me.id}`)).expect(200)).body.isActive).toBe(true);
+      await as(ann, http().post(`/admin/users/${annId}/offboard`)).expect(403);
+      await http().post(`/admin/users/${annId}/offboard`).expect(401);
+      await as(staff, http().post('/admin/users/999999/offboard')).expect(404);
+      const bad = await as(staff, http().post('/admin/users/abc/offboard')).expect(400);
+      expect(bad.body.message).toMatch(/id must be an integer/);
+    });
   });
 });

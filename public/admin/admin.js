@@ -3,6 +3,7 @@
 import { twoFactorTab } from './two-factor.js';
 import { chatRoomsTab } from './chat-rooms.js';
 import { tokensTab } from './tokens.js';
+import { offboardLink, offboardView, vpnTab as vpnClientsTab } from './vpn.js';
 
 const view = document.getElementById('view');
 const flashEl = document.getElementById('flash');
@@ -200,6 +201,7 @@ function userActions(u, me) {
     actions.push(h('button.danger', { type: 'button', text: 'Delete', onclick: (e) => confirmThen(e.currentTarget,
       { question: `Delete ${u.username}?`, detail: 'The account is removed for good; deactivating keeps it.', confirmLabel: 'Delete',
         busy: 'Deleting…', done: `${u.username} deleted.`, failed: `Could not delete ${u.username}` }, () => api('DELETE', `/admin/users/${u.id}`)) }));
+    actions.push(offboardLink(h, u));
   }
   return actions;
 }
@@ -307,39 +309,8 @@ async function startRun(progress, button, busy, start) {
   await render();
 }
 
-// ---------- VPN
-async function vpnTab() {
-  const [status, clients, audit] = await Promise.all([
-    api('GET', '/admin/vpn/status').catch((err) => ({ error: err.message })),
-    api('GET', '/admin/vpn/clients').catch(() => []),
-    api('GET', '/admin/vpn/audit').catch(() => []),
-  ]);
-  const create = h('form.inline#create-vpn', { onsubmit: (e) => { e.preventDefault(); const { name } = formValues(e.target);
-      perform({ button: e.submitter, busy: 'Creating…', done: `VPN client ${name} created.`, failed: `Could not create VPN client ${name}` },
-        () => api('POST', '/admin/vpn/clients', { name })); } },
-    h('input', { name: 'name', placeholder: 'client name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}', 'aria-label': 'Client name' }),
-    h('button', { type: 'submit', text: 'Create client' }));
-  const rows = clients.map((c) => h('tr', { 'data-client': c.name },
-    h('td', { text: c.name }), h('td', {}, tag(c.status)), h('td', { text: when(c.notAfter) }),
-    h('td', { text: c.createdBy ? `${c.createdBy}, ${when(c.createdAt)}` : '—' }),
-    h('td', { text: c.revokedBy ? `${c.revokedBy}, ${when(c.revokedAt)}` : '' }),
-    h('td.actions', {},
-      c.status === 'VALID' ? h('a', { href: `/admin/vpn/clients/${encodeURIComponent(c.name)}/profile`, download: `${c.name}.ovpn`, text: 'Download .ovpn' }) : '',
-      c.status === 'VALID' ? h('button.danger', { type: 'button', text: 'Revoke', onclick: (e) => confirmThen(e.currentTarget,
-        { question: `Revoke ${c.name}?`, detail: 'Their profile stops working at once; this cannot be undone.', confirmLabel: 'Revoke',
-          busy: 'Revoking…', done: `${c.name} revoked.`, failed: `Could not revoke ${c.name}` },
-        () => api('DELETE', `/admin/vpn/clients/${encodeURIComponent(c.name)}`)) }) : '')));
-  const auditRows = audit.slice(0, 50).map((a) => h('tr', {},
-    h('td', { text: when(a.at) }), h('td', { text: a.actor }), h('td', { text: a.action }), h('td', { text: a.clientName || '' }), h('td', {}, tag(a.outcome)), h('td.muted', { text: a.detail || '' })));
-  const statusText = status.error
-    ? `Unavailable: ${status.error}`
-    : `Runner ${status.runner} · CRL next update ${when(status.crlNextUpdate)} · ${status.valid} valid, ${status.revoked} revoked, ${status.expired} expired`;
-  return [
-    h('section', {}, h('h2', { text: 'VPN clients' }), h('p.muted#vpn-status', { text: statusText }), create, h('br'),
-      table(['Name', 'Status', 'Expires', 'Created', 'Revoked', ''], rows)),
-    h('section', {}, h('h2', { text: 'Audit log' }), table(['When', 'Who', 'Action', 'Client', 'Outcome', 'Detail'], auditRows)),
-  ];
-}
+// ---------- VPN and offboarding (public/admin/vpn.js)
+const vpnTab = () => vpnClientsTab({ api, h, flash, perform, confirmThen, table, when, tag, formValues });
 
 // ---------- Alerts
 async function alertsTab() {
@@ -393,6 +364,7 @@ async function lockoutsTab() {
   ];
 }
 TABS.lockouts = lockoutsTab;
+TABS.offboard = () => offboardView({ api, h, flash, ask, table, tag });
 
 // ---------- API tokens (public/admin/tokens.js)
 TABS.tokens = () => tokensTab({ api, h, render, perform, ask, table, when, tag, formValues, flash });

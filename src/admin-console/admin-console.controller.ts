@@ -16,6 +16,7 @@ const ASSETS: Record<string, string> = {
   'two-factor.js': 'text/javascript; charset=utf-8',
   'chat-rooms.js': 'text/javascript; charset=utf-8',
   'tokens.js': 'text/javascript; charset=utf-8',
+  'vpn.js': 'text/javascript; charset=utf-8',
 };
 
 function escapeHtml(text: string): string {

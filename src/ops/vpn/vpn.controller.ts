@@ -1,6 +1,7 @@
 import {
   ApiCreatedResponse,
   ApiNoContentResponse,
+  ApiOkResponse,
   ApiOperation,
   ApiProduces,
   ApiTags,
@@ -14,6 +15,7 @@ import { AuthenticatedGuard, StaffGuard } from '../../auth/guards';
 import type { User } from '../../auth/user.entity';
 import { CreateVpnClientDto } from './vpn.dto';
 import { VpnService } from './vpn.service';
+import { OffboardingService } from './offboarding.service';
 import { TokenScope } from '../../auth/tokens/scopes';
 
 const idPipe = new IdPipe();
@@ -101,13 +103,38 @@ export class VpnController {
 @Controller('admin/users')
 @UseGuards(StaffGuard)
 export class AdminUserVpnController {
-  constructor(private readonly vpn: VpnService) {}
+  constructor(
+    private readonly vpn: VpnService,
+    private readonly offboarding: OffboardingService,
+  ) {}
 
   @Get(':id/vpn-clients')
   @ApiOperation({ summary: 'The VPN clients a user owns' })
   @ApiErrors(400, 503)
   clients(@Param('id', idPipe) id: number) {
     return this.vpn.listOwnedBy(id);
+  }
+
+  @Get(':id/offboard')
+  @TokenScope('admin:users')
+  @ApiOperation({ summary: 'What offboarding would do now: {user, tokens, vpnClients}' })
+  @ApiErrors(400, 404)
+  offboardPlan(@Param('id', idPipe) id: number) {
+    return this.offboarding.plan(id);
+  }
+
+  @Post(':id/offboard')
+  @TokenScope('admin:users')
+  @ApiOperation({
+    summary: 'Offboards a user in one step',
+    description:
+      'Deactivates the account (its chat sockets close on every instance), ends every session, revokes every API token and every VPN client the user owns. Each item is tried and reported ({step, target, outcome: done|already|failed, detail}); `complete: false` means some failed and the same request retries them. One audit row (`offboard`) lists it all. Refused as a whole (400/403) for yourself or, for non-superusers, a staff account.',
+  })
+  @ApiOkResponse({ description: '{user, complete, items}' })
+  @ApiErrors(400, 403, 404)
+  @HttpCode(200)
+  offboard(@Param('id', idPipe) id: number, @CurrentUser() me: User) {
+    return this.offboarding.offboard(id, me);
   }
 }
 

@@ -11,6 +11,7 @@ import { VpnRunner } from './vpn-runner';
 import { VpnConfig } from './vpn.config';
 import { AdminUserVpnController, MeVpnController, VpnController, VpnLinkController } from './vpn.controller';
 import { VpnService } from './vpn.service';
+import { OffboardingService } from './offboarding.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([VpnAudit, VpnClientMeta, VpnDownloadLink, User]), AuthModule],
@@ -26,6 +27,7 @@ import { VpnService } from './vpn.service';
     },
     VpnService,
     VpnCrlJob,
+    OffboardingService,
   ],
   exports: [VpnService, VpnCrlJob, VpnRunner],
 })
