@@ -69,6 +69,7 @@ const JSON_ENDPOINTS: [string, string][] = [
   ...BODY_ENDPOINTS,
   ['POST', '/auth/logout'],
   ['POST', '/admin/certs/renew'],
+  ['POST', '/admin/certs/check'],
   ['DELETE', '/admin/users/{victim}'],
   ['POST', '/auth/2fa/enrol'],
 ];

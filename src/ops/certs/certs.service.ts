@@ -373,7 +373,11 @@ export class CertsService implements OnModuleInit {
         event: 'cert.expiring',
         severity: cert.status === 'expired' ? 'critical' : 'warning',
         subject: `Certificate ${cert.name} ${cert.status === 'expired' ? 'has expired' : `expires in ${cert.daysLeft} day(s)`}`,
-        detail: `Domains: ${cert.domains.join(', ')}\nNot after: ${cert.notAfter}`,
+        detail: [
+          `Domains: ${cert.domains.join(', ')}`,
+          `Not after: ${cert.notAfter} (a ${cert.lifetimeDays}-day certificate, expiring since ${cert.warnFrom})`,
+          `live renews it from ${cert.renewFrom}: if that has passed, look at the last runs' reasons.`,
+        ].join('\n'),
         dedupeKey: `cert.expiring:${cert.name}`,
       });
     }
