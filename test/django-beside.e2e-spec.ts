@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -8,6 +8,7 @@ import { ROOT } from './support/entry-point';
 import { freePort } from './support/instances';
 import { cookieValue } from './support/users';
 import { openWs } from './support/ws';
+import { readmeBlock } from './support/readme';
 
 /**
  * The README's "Running beside a Django site", as a person would follow it: Django's `migrate`,
@@ -19,20 +20,6 @@ import { openWs } from './support/ws';
 const PYTHON = '/usr/bin/python3'; // Debian's python3-django is importable only by it
 const SITE = join(ROOT, 'test/fixtures/django/site');
 const SECRET_KEY = 'django-beside-readme-secret-key-0123456789abcdef';
-
-/** The fenced block that follows `<!-- readme:NAME -->` in README.md, unindented. */
-function readmeBlock(name: string): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const match = new RegExp(`<!-- readme:${name} -->\\n( *)\`\`\`\\w*\\n([\\s\\S]*?)\\n\\1\`\`\``).exec(
-    readme,
-  );
-  if (!match) throw new Error(`README.md has no block marked readme:${name}`);
-  const indent = match[1].length;
-  return match[2]
-    .split('\n')
-    .map((line) => line.slice(indent))
-    .join('\n');
-}
 
 function run(file: string, args: string[], env: Record<string, string>, cwd = SITE): Promise<string> {
   return new Promise((resolve, reject) =>
