@@ -63,8 +63,8 @@ describeAcme('certificates with real certbot against Pebble', () => {
     t = await startApp(
       {
         ...env,
-        // certbot's hooks run the compiled manage (as installed live does) rather than ts-node.
-        ACME_HOOK_COMMAND: [process.execPath, ...entryPoint('manage/main')].join(' '),
+        // certbot's hooks run the compiled hook entry (as installed live does) rather than ts-node.
+        ACME_HOOK_COMMAND: [process.execPath, ...entryPoint('ops/certs/acme-hook.main')].join(' '),
         // The served-certificate check asks a local TLS server (SNI: each domain), as it would nginx.
         CERT_CHECK_ADDRESS: `127.0.0.1:${checkPort}`,
         CERT_RENEW_CRON: 'off',

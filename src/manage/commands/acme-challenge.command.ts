@@ -1,19 +1,16 @@
-import { DataSource } from 'typeorm';
-import { buildDataSourceOptions } from '../../database/data-source-options';
-import { AcmeChallenge } from '../../ops/certs/acme-challenge.entity';
-import { AcmeChallengeStore, ChallengeInputError } from '../../ops/certs/acme-challenge.store';
+import { applyChallenge } from '../../ops/certs/acme-hook.main';
+import { ChallengeInputError } from '../../ops/certs/acme-challenge.store';
 import { ManageCommand, UsageError } from '../command';
 
 /**
- * certbot's `--manual-auth-hook` / `--manual-cleanup-hook` (live passes them; see CertbotDriver):
- * stores or removes one http-01 challenge in the shared database, from which every instance answers
- * `/.well-known/acme-challenge/<token>`. certbot gives the challenge in CERTBOT_TOKEN,
- * CERTBOT_VALIDATION and CERTBOT_DOMAIN; the options override them. Silent when it worked (certbot
- * shows a hook's output to the user).
+ * Stores or removes one http-01 challenge in the shared database, from which every instance answers
+ * `/.well-known/acme-challenge/<token>`: what certbot's manual hooks do (they run the lighter
+ * src/ops/certs/acme-hook.main.ts), by hand. The options default to certbot's CERTBOT_TOKEN,
+ * CERTBOT_VALIDATION and CERTBOT_DOMAIN.
  */
 export const acmeChallengeCommand: ManageCommand = {
   name: 'acme-challenge',
-  summary: 'store (put) or remove (delete) an http-01 challenge: certbot’s manual hooks run it',
+  summary: 'store (put) or remove (delete) an http-01 challenge, as certbot’s manual hooks do',
   declare: (command) =>
     command
       .argument('<action>', 'put or delete')
@@ -29,22 +26,13 @@ export const acmeChallengeCommand: ManageCommand = {
       return value;
     };
     const token = pick('token', 'CERTBOT_TOKEN');
-    const validation = action === 'put' ? pick('validation', 'CERTBOT_VALIDATION') : '';
-    const domain = action === 'put' ? pick('domain', 'CERTBOT_DOMAIN') : '';
-    // Only the one table: no app to boot, so each hook costs about a second, not the whole app's start.
-    const dataSource = await new DataSource({
-      ...buildDataSourceOptions(ctx.config.database, ctx.config.databaseTimeouts),
-      entities: [AcmeChallenge],
-    }).initialize();
+    const validation = action === 'put' ? pick('validation', 'CERTBOT_VALIDATION') : undefined;
+    const domain = action === 'put' ? pick('domain', 'CERTBOT_DOMAIN') : undefined;
     try {
-      const store = new AcmeChallengeStore(dataSource);
-      if (action === 'put') await store.put(token, validation, domain);
-      else await store.delete(token);
+      await applyChallenge(ctx.config, { action, token, validation, domain });
     } catch (err) {
       if (err instanceof ChallengeInputError) throw new UsageError(err.message);
       throw err;
-    } finally {
-      await dataSource.destroy();
     }
   },
 };

@@ -64,7 +64,7 @@ describe('CertInventoryService with certificates of 6, 45 and 90 days', () => {
     const webroot = join(dir, 'acme-webroot');
     lineage('six.example.org', 6, {
       authenticator: 'manual',
-      manual_auth_hook: '/usr/bin/node /srv/live/dist/src/manage/main.js acme-challenge put',
+      manual_auth_hook: '/usr/bin/node /srv/live/dist/src/ops/certs/acme-hook.main.js put',
       server: LETS_ENCRYPT_PRODUCTION,
     });
     lineage('fortyfive.example.org', 45, {

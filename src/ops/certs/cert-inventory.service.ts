@@ -134,7 +134,7 @@ export class CertInventoryService {
         authenticator: confValue(conf, 'authenticator'),
         renewBeforeExpiry: confValue(conf, 'renew_before_expiry'),
         byLive:
-          / acme-challenge put$/.test(confValue(conf, 'manual_auth_hook') ?? '') ||
+          /(acme-hook\.main\.[jt]s|acme-challenge) put$/.test(confValue(conf, 'manual_auth_hook') ?? '') ||
           (confValue(conf, 'authenticator') === 'webroot' &&
             (confValue(conf, 'webroot_path') ?? '')
               .split(',')

@@ -108,24 +108,24 @@ describe('CertbotDriver arguments', () => {
     new CertsConfig(
       {
         CERT_RENEW_CRON: 'off',
-        ACME_HOOK_COMMAND: '/usr/bin/node /srv/live/dist/src/manage/main.js',
+        ACME_HOOK_COMMAND: '/usr/bin/node /srv/live/dist/src/ops/certs/acme-hook.main.js',
         ...env,
       },
       new AppConfig({ DATA_DIR: '/tmp/live-driver-spec', SECRET_KEY: 'x'.repeat(40) }),
     );
   const valueAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
-  it('obtains through the manual hooks, which run `manage acme-challenge`', () => {
+  it('obtains through the manual hooks, which run live’s acme-hook entry', () => {
     const args = new CertbotDriver(runner, config()).certonlyArgs(
       ['a.example.org', 'b.example.org'],
       undefined,
     );
     expect(args).toEqual(expect.arrayContaining(['--manual', '--preferred-challenges', 'http']));
     expect(valueAfter(args, '--manual-auth-hook')).toBe(
-      '/usr/bin/node /srv/live/dist/src/manage/main.js acme-challenge put',
+      '/usr/bin/node /srv/live/dist/src/ops/certs/acme-hook.main.js put',
     );
     expect(valueAfter(args, '--manual-cleanup-hook')).toBe(
-      '/usr/bin/node /srv/live/dist/src/manage/main.js acme-challenge delete',
+      '/usr/bin/node /srv/live/dist/src/ops/certs/acme-hook.main.js delete',
     );
     expect(args).not.toContain('--webroot');
     expect(valueAfter(args, '--server')).toBe('https://acme-v02.api.letsencrypt.org/directory');
@@ -160,7 +160,7 @@ describe('CertbotDriver arguments', () => {
     expect(args.slice(0, 3)).toEqual(['renew', '--cert-name', 'a.example.org']);
     expect(args).toContain('--force-renewal');
     expect(args).toContain('--no-random-sleep-on-renew');
-    expect(valueAfter(args, '--manual-auth-hook')).toMatch(/acme-challenge put$/);
+    expect(valueAfter(args, '--manual-auth-hook')).toMatch(/acme-hook\.main\.js put$/);
   });
 
   it('refuses a hook command with shell syntax', () => {

@@ -84,9 +84,9 @@ export class CertbotDriver {
       '--preferred-challenges',
       'http',
       '--manual-auth-hook',
-      `${command} acme-challenge put`,
+      `${command} put`,
       '--manual-cleanup-hook',
-      `${command} acme-challenge delete`,
+      `${command} delete`,
     ];
   }
 

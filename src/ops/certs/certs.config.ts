@@ -97,7 +97,7 @@ export class CertsEnv {
   @EnvRule<CertsEnv>('ACME_HOOK_COMMAND', (value) =>
     typeof value !== 'string' || isHookCommand(value)
       ? null
-      : 'ACME_HOOK_COMMAND must be a program by its absolute path and its arguments (letters, digits and _./:=@+- only), e.g. /usr/bin/node /srv/live/dist/src/manage/main.js',
+      : 'ACME_HOOK_COMMAND must be a program by its absolute path and its arguments (letters, digits and _./:=@+- only), e.g. /usr/bin/node /srv/live/dist/src/ops/certs/acme-hook.main.js',
   )
   ACME_HOOK_COMMAND?: string;
 
@@ -180,18 +180,13 @@ export class CertsConfig {
 }
 
 /**
- * This very live's `manage` entry: the compiled one next to this file (dist/), else the TypeScript
- * one through ts-node (development). Run by the Node that runs live.
+ * This live's own hook entry (acme-hook.main): the compiled one next to this file (dist/), else the
+ * TypeScript one through ts-node (development). Run by the Node that runs live.
  */
 function defaultHookCommand(): string[] {
-  const compiled = resolve(__dirname, '..', '..', 'manage', 'main.js');
+  const compiled = resolve(__dirname, 'acme-hook.main.js');
   if (existsSync(compiled)) return [process.execPath, compiled];
-  return [
-    process.execPath,
-    '-r',
-    'ts-node/register/transpile-only',
-    resolve(__dirname, '..', '..', 'manage', 'main.ts'),
-  ];
+  return [process.execPath, '-r', 'ts-node/register/transpile-only', resolve(__dirname, 'acme-hook.main.ts')];
 }
 
 /**

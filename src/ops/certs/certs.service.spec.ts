@@ -139,10 +139,19 @@ describe('CertsService renewal decisions', () => {
     expect(calls).toEqual(['renew', 'renew --cert-name due.example.org --force-renewal +hooks']);
   });
 
-  it('force: one certbot renew --force-renewal for all', async () => {
-    certs = [cert('due.example.org', true), cert('fresh.example.org', false)];
+  it('force: every lineage by name and forced, live’s own with this installation’s hooks', async () => {
+    version = [4, 1, 0];
+    certs = [
+      cert('due.example.org', true),
+      cert('fresh.example.org', false),
+      cert('other.example.org', false, false),
+    ];
     await service().renewNow('test', true);
-    expect(calls).toEqual(['renew --force-renewal']);
+    expect(calls).toEqual([
+      'renew --cert-name due.example.org --force-renewal +hooks',
+      'renew --cert-name fresh.example.org --force-renewal +hooks',
+      'renew --cert-name other.example.org --force-renewal',
+    ]);
   });
 
   it('a failed lineage carries the CA’s words; the others still renew; the run is partial and alerted', async () => {

@@ -261,10 +261,10 @@ export class CertsService implements OnModuleInit {
   }
 
   /**
-   * A renewal. Forced: one `certbot renew --force-renewal`. Otherwise live decides per certificate
-   * (its window scales with the lifetime, see renewWindowMs) and renews each due one with
-   * `certbot renew --cert-name N --force-renewal`; a certbot with ARI (4.1 and later) first gets a
-   * plain `certbot renew`, so the window the CA suggests is followed too.
+   * A renewal: live decides per certificate (its window scales with the lifetime, see
+   * renewWindowMs; `force`: all of them) and renews each due one with `certbot renew --cert-name N
+   * --force-renewal`. Unforced, a certbot with ARI (4.1 and later) first gets a plain `certbot
+   * renew`, so the window the CA suggests is followed too.
    */
   private async renew(run: CertRun, force: boolean): Promise<void> {
     const certs = await this.inventory.list();
@@ -285,27 +285,27 @@ export class CertsService implements OnModuleInit {
       const ok = result.exitCode === 0 && !result.timedOut && !result.spawnError;
       return { ok, report };
     };
-    if (force || certbotHasAri(await this.driver.certbotVersion())) {
-      const result = await this.driver.renew(force);
+    if (!force && certbotHasAri(await this.driver.certbotVersion())) {
+      const result = await this.driver.renew(false);
       const { ok, report } = take(result);
       // A failure certbot did not tie to a lineage (it could not start, it timed out): all of them.
       if (!ok && report.failed.length === 0 && report.renewed.length === 0)
         for (const c of certs) failed.set(c.name, certbotReason(result));
     }
-    if (!force) {
-      const now = Date.now();
-      for (const cert of certs) {
-        if (renewed.has(cert.name) || failed.has(cert.name)) continue;
-        if (now < new Date(cert.renewFrom).getTime()) continue;
-        const result = await this.driver.renewLineage({
-          name: cert.name,
-          force: true,
-          liveHooks: cert.renewal?.byLive ?? false,
-        });
-        const { ok, report } = take(result);
-        if (!ok && !report.renewed.includes(cert.name) && !failed.has(cert.name))
-          failed.set(cert.name, certbotReason(result));
-      }
+    const now = Date.now();
+    for (const cert of certs) {
+      if (renewed.has(cert.name) || failed.has(cert.name)) continue;
+      if (!force && now < new Date(cert.renewFrom).getTime()) continue;
+      // By name, so a lineage of live gets the hooks of this installation (its conf may name an
+      // older path of live's), forced or due alike.
+      const result = await this.driver.renewLineage({
+        name: cert.name,
+        force: true,
+        liveHooks: cert.renewal?.byLive ?? false,
+      });
+      const { ok, report } = take(result);
+      if (!ok && !report.renewed.includes(cert.name) && !failed.has(cert.name))
+        failed.set(cert.name, certbotReason(result));
     }
     run.exitCode = results.length === 0 ? null : (results.find((r) => r.exitCode !== 0)?.exitCode ?? 0);
     run.outputTail = tail(
