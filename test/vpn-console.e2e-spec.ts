@@ -77,6 +77,17 @@ describeBrowser('VPN for people in the console (Chromium)', () => {
     expect(first.status).toBe(200);
     expect(first.text).toContain('<cert>');
     expect((await request(url).get('')).status).toBe(410);
+    // Renew asks first, then re-issues (a new certificate: notAfter is shown again, the audit says renew)
+    await page
+      .locator('tr[data-client="eve-phone"]')
+      .getByRole('button', { name: 'Renew eve-phone' })
+      .click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Renew' }).click();
+    await page.getByText('eve-phone renewed: download the new profile.').waitFor({ timeout: 30_000 });
+    const audit = (await as(staff, http().get('/admin/vpn/audit')).expect(200)).body as Array<{
+      action: string;
+    }>;
+    expect(audit[0]).toMatchObject({ action: 'renew', clientName: 'eve-phone', outcome: 'ok' });
   }, 90_000);
 
   it('offboards eve from the Users tab: the summary, a confirmation, then each item', async () => {

@@ -148,6 +148,55 @@ describe.each(databaseVariants())(
       );
     });
 
+    it('renew: ovpn_revokeclient NAME remove, then easyrsa build-client-full NAME nopass, in batch', async () => {
+      await as(http().post('/admin/vpn/clients')).send({ name: 'bob' }).expect(201);
+      take();
+      const res = await as(http().post('/admin/vpn/clients/bob/renew')).expect(201);
+      expect(res.body).toMatchObject({ name: 'bob', status: 'VALID' });
+      expect(take()).toEqual([
+        [...BASE, IMG, 'ovpn_listclients'],
+        [...BASE, '-e', 'EASYRSA_BATCH=1', IMG, 'ovpn_revokeclient', 'bob', 'remove'],
+        [...BASE, '-e', 'EASYRSA_BATCH=1', IMG, 'easyrsa', 'build-client-full', 'bob', 'nopass'],
+        [...BASE, IMG, 'ovpn_listclients'],
+      ]);
+    });
+
+    it('certificates: the server CN from ovpn_env.sh, then openssl x509 dates of the CA and the server', async () => {
+      const res = await as(http().get('/admin/vpn/certificates')).expect(200);
+      expect(res.body.slice(0, 2)).toEqual([
+        expect.objectContaining({
+          kind: 'ca',
+          name: 'CA',
+          notAfter: '2029-02-28T07:00:00.000Z',
+          state: 'ok',
+        }),
+        expect.objectContaining({
+          kind: 'server',
+          name: 'vpn.example.org',
+          notAfter: '2029-02-28T07:00:00.000Z',
+        }),
+      ]);
+      const x509 = (path: string) => [
+        ...BASE,
+        IMG,
+        'openssl',
+        'x509',
+        '-in',
+        path,
+        '-noout',
+        '-startdate',
+        '-enddate',
+      ];
+      expect(take()).toEqual(
+        expect.arrayContaining([
+          [...BASE, IMG, 'cat', '/etc/openvpn/ovpn_env.sh'],
+          x509('/etc/openvpn/pki/ca.crt'),
+          x509('/etc/openvpn/pki/issued/vpn.example.org.crt'),
+          [...BASE, IMG, 'ovpn_listclients'],
+        ]),
+      );
+    });
+
     it('gen-crl: easyrsa gen-crl in batch, then the world-readable copy at the volume root', async () => {
       const out = await t.app.get(VpnService).maintainCrl(true);
       expect(out.regenerated).toBe(true);

@@ -15,7 +15,6 @@ import { ChatUpgradeHandler } from './chat-upgrade';
 import { ChatConfig } from './chat.config';
 import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
-import { ChatWebhook } from './webhooks/chat-webhook';
 import { HistoryService } from './history.service';
 import { InstanceSlot } from './instance-slot';
 import { ModerationLogEntity } from './moderation-log.entity';
@@ -88,7 +87,6 @@ import { SessionWatch } from './session-watch';
     ChatLifecycle,
     HistoryService,
     ChatService,
-    ChatWebhook,
     ChatUpgradeHandler,
     ChatTicketStore,
     ChatGateway,

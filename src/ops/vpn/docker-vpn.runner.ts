@@ -4,6 +4,8 @@ import {
   assertClientName,
   CrlInfo,
   parseOpensslDate,
+  PkiCerts,
+  SERVER_CN,
   SERVER_URL,
   toolReason,
   VpnClientCert,
@@ -85,19 +87,20 @@ export class DockerVpnRunner extends VpnRunner {
   /** Parses ovpn_listclients' CSV: `name,begin,end,status`. */
   async listClients(): Promise<VpnClientCert[]> {
     const r = await this.docker(['ovpn_listclients']);
-    const out: VpnClientCert[] = [];
+    // One row per name, the last one listed (a renewed client's new certificate).
+    const out = new Map<string, VpnClientCert>();
     for (const line of r.stdout.split('\n')) {
       const f = line.trim().split(',');
       if (f.length < 4 || f[0] === 'name') continue;
       const status = (['VALID', 'REVOKED', 'EXPIRED'].includes(f[3]) ? f[3] : 'INVALID') as VpnClientStatus;
-      out.push({
+      out.set(f[0], {
         name: f[0],
         status,
         notBefore: parseOpensslDate(f[1])?.toISOString() ?? null,
         notAfter: parseOpensslDate(f[2])?.toISOString() ?? null,
       });
     }
-    return out;
+    return [...out.values()];
   }
 
   async getProfile(name: string): Promise<string> {
@@ -114,6 +117,36 @@ export class DockerVpnRunner extends VpnRunner {
     if (c.status === 'REVOKED') throw new VpnError('gone', `client "${name}" is already revoked`);
     // ovpn_revokeclient revokes, regenerates the CRL and copies it to /etc/openvpn/crl.pem (0644).
     await this.docker(['ovpn_revokeclient', name, 'remove'], true);
+  }
+
+  async renewClient(name: string): Promise<void> {
+    assertClientName(name);
+    const c = (await this.listClients()).find((x) => x.name === name);
+    if (!c) throw new VpnError('not_found', `client "${name}" does not exist`);
+    if (c.status === 'REVOKED') throw new VpnError('gone', `client "${name}" is revoked`);
+    // `remove` deletes the old files after revoking (and regenerates the CRL), so the name can be issued again.
+    await this.docker(['ovpn_revokeclient', name, 'remove'], true);
+    await this.docker(['easyrsa', 'build-client-full', name, 'nopass'], true);
+  }
+
+  private async certDates(path: string): Promise<{ notBefore: string | null; notAfter: string | null }> {
+    const r = await this.docker(['openssl', 'x509', '-in', path, '-noout', '-startdate', '-enddate']);
+    const field = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
+    return {
+      notBefore: parseOpensslDate(field('notBefore'))?.toISOString() ?? null,
+      notAfter: parseOpensslDate(field('notAfter'))?.toISOString() ?? null,
+    };
+  }
+
+  async pkiCerts(): Promise<PkiCerts> {
+    const env = await this.docker(['cat', '/etc/openvpn/ovpn_env.sh']);
+    const cn = /^declare -x OVPN_CN=(.*)$/m.exec(env.stdout)?.[1]?.trim() ?? '';
+    return {
+      ca: await this.certDates('/etc/openvpn/pki/ca.crt'),
+      server: SERVER_CN.test(cn)
+        ? { name: cn, ...(await this.certDates(`/etc/openvpn/pki/issued/${cn}.crt`)) }
+        : null,
+    };
   }
 
   async genCrl(): Promise<void> {

@@ -8,6 +8,8 @@ import {
   assertClientName,
   CrlInfo,
   parseOpensslDate,
+  PkiCerts,
+  SERVER_CN,
   SERVER_URL,
   toolReason,
   VpnClientCert,
@@ -211,7 +213,10 @@ export class LocalVpnRunner extends VpnRunner {
     const server = await this.serverCn();
     const now = Date.now();
     const out: VpnClientCert[] = [];
-    for (const e of entries) {
+    // A renewed client has its revoked entry and, after it, the new one: the latest entry is the client.
+    const latest = new Map<string, IndexEntry>();
+    for (const e of entries) latest.set(e.name, e);
+    for (const e of latest.values()) {
       if (e.name === server) continue;
       let status: VpnClientStatus = e.flag === 'R' ? 'REVOKED' : e.flag === 'E' ? 'EXPIRED' : 'VALID';
       if (status === 'VALID' && e.expires && e.expires.getTime() < now) status = 'EXPIRED';
@@ -270,12 +275,41 @@ export class LocalVpnRunner extends VpnRunner {
 
   async revokeClient(name: string): Promise<void> {
     assertClientName(name);
-    const entries = await this.readIndex();
-    const entry = entries.find((e) => e.name === name);
+    // The latest entry: a renewed client also has its earlier, revoked one.
+    const entry = (await this.readIndex()).filter((e) => e.name === name).pop();
     if (!entry) throw new VpnError('not_found', `client "${name}" does not exist`);
     if (entry.flag === 'R') throw new VpnError('gone', `client "${name}" is already revoked`);
     await this.easyrsa(['revoke', name]);
     await this.genCrl();
+  }
+
+  async renewClient(name: string): Promise<void> {
+    assertClientName(name);
+    const entry = (await this.readIndex()).filter((e) => e.name === name).pop();
+    if (!entry) throw new VpnError('not_found', `client "${name}" does not exist`);
+    if (entry.flag === 'R') throw new VpnError('gone', `client "${name}" is revoked`);
+    // easy-rsa 3.1's revoke moves the old files under pki/revoked/, which frees the name.
+    await this.easyrsa(['revoke', name]);
+    await this.easyrsa(['build-client-full', name, 'nopass']);
+    await this.genCrl();
+  }
+
+  async pkiCerts(): Promise<PkiCerts> {
+    await this.requirePki();
+    const dates = async (file: string) => {
+      const cert = new X509Certificate(pemBlock(await readFile(file, 'utf8'), /CERTIFICATE/));
+      return {
+        notBefore: new Date(cert.validFrom).toISOString(),
+        notAfter: new Date(cert.validTo).toISOString(),
+      };
+    };
+    const cn = await this.serverCn();
+    const serverFile = join(this.pki, 'issued', `${cn}.crt`);
+    return {
+      ca: await dates(join(this.pki, 'ca.crt')),
+      server:
+        SERVER_CN.test(cn) && (await exists(serverFile)) ? { name: cn, ...(await dates(serverFile)) } : null,
+    };
   }
 
   async genCrl(): Promise<void> {

@@ -5,7 +5,10 @@ import { VpnService } from './vpn.service';
 
 type CrlUpkeep = { regenerated: boolean; nextUpdate: Date | null };
 
-/** Keeps the CRL from lapsing (docker-openvpn #274): on VPN_CRL_CRON, on one instance at a time. */
+/**
+ * Keeps the CRL from lapsing (docker-openvpn #274) and watches the certificates' expiry
+ * (docker-openvpn #731, #704): on VPN_CRL_CRON, on one instance at a time.
+ */
 @Injectable()
 export class VpnCrlJob extends ClusterCronJob<CrlUpkeep> {
   readonly name = 'vpn-crl';
@@ -23,7 +26,14 @@ export class VpnCrlJob extends ClusterCronJob<CrlUpkeep> {
     this.cron = config.crlCron;
   }
 
-  work(): Promise<CrlUpkeep> {
-    return this.vpn.maintainCrl();
+  /** The CRL first; then the certificates' expiry, also when the CRL upkeep failed. */
+  async work(): Promise<CrlUpkeep> {
+    try {
+      return await this.vpn.maintainCrl();
+    } finally {
+      await this.vpn
+        .checkExpiry()
+        .catch((err: Error) => this.logger.error({ event: 'vpn_expiry_check_failed', error: err.message }));
+    }
   }
 }

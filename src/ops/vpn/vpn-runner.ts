@@ -7,6 +7,15 @@ export interface VpnClientCert {
   notAfter: string | null;
 }
 
+/** The CA's and the server's own certificates (notBefore/notAfter as ISO strings). */
+export interface PkiCerts {
+  ca: { notBefore: string | null; notAfter: string | null };
+  server: { name: string; notBefore: string | null; notAfter: string | null } | null;
+}
+
+/** ovpn_env.sh's OVPN_CN (the server certificate's name): checked before it names a file. */
+export const SERVER_CN = /^[0-9A-Za-z][0-9A-Za-z.-]{0,252}$/;
+
 export interface CrlInfo {
   nextUpdate: Date | null;
 }
@@ -23,6 +32,9 @@ export abstract class VpnRunner {
   abstract listClients(): Promise<VpnClientCert[]>;
   abstract getProfile(name: string): Promise<string>;
   abstract revokeClient(name: string): Promise<void>;
+  /** Revokes the client's certificate and issues a new one under the same name (CRL regenerated). */
+  abstract renewClient(name: string): Promise<void>;
+  abstract pkiCerts(): Promise<PkiCerts>;
   /** Regenerates the CRL and puts the world-readable copy where the server reads it. */
   abstract genCrl(): Promise<void>;
   abstract crlInfo(): Promise<CrlInfo>;

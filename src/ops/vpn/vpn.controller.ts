@@ -83,6 +83,25 @@ export class VpnController {
     await this.vpn.revoke(name, user.username);
   }
 
+  @Post('clients/:name/renew')
+  @ApiOperation({
+    summary: 'Re-issues the client under the same name: a new profile, the old certificate revoked (audited)',
+  })
+  @ApiCreatedResponse({ description: 'the client, with its new notBefore/notAfter' })
+  @ApiErrors(400, 404, 410, 503)
+  renew(@Param('name') name: string, @CurrentUser() user: User) {
+    return this.vpn.renew(name, user.username);
+  }
+
+  @Get('certificates')
+  @ApiOperation({
+    summary: 'notAfter of the CA, the server certificate and each client, with state ok/expiring/expired',
+  })
+  @ApiErrors(503)
+  certificates() {
+    return this.vpn.certificates();
+  }
+
   @Get('audit')
   @ApiOperation({ summary: 'Who did what to which client, when, with what outcome (latest 200)' })
   audit() {

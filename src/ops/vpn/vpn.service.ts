@@ -7,6 +7,7 @@ import { OpsEvents } from '../../common/ops-events';
 import { JobLockService } from '../../database/job-lock.service';
 import { ComponentHealth, HealthRegistry } from '../../health/health.registry';
 import { MetricsService } from '../../metrics/metrics.service';
+import { CertsConfig } from '../certs/certs.config';
 import { VpnAudit, VpnClientMeta, VpnDownloadLink } from './vpn-audit.entity';
 import { VpnConfig } from './vpn.config';
 import { CLIENT_NAME, SERVER_URL, VpnClientCert, VpnRunner } from './vpn-runner';
@@ -24,6 +25,35 @@ export interface VpnClientView extends VpnClientCert {
   createdAt: string | null;
   revokedBy: string | null;
   revokedAt: string | null;
+}
+
+export interface VpnCertExpiry {
+  kind: 'ca' | 'server' | 'client';
+  name: string;
+  notBefore: string | null;
+  notAfter: string | null;
+  /** From then on the certificate is `expiring`. */
+  warnFrom: string | null;
+  state: 'ok' | 'expiring' | 'expired';
+}
+
+/**
+ * When a certificate becomes `expiring`: the web certificates' fraction of its lifetime
+ * (CERT_WARN_FRACTION), or VPN_CERT_WARN_DAYS before notAfter when that is earlier.
+ */
+export function certExpiry(
+  notBefore: string | null,
+  notAfter: string | null,
+  fraction: number,
+  warnDays: number | null,
+  now = Date.now(),
+): Pick<VpnCertExpiry, 'warnFrom' | 'state'> {
+  if (!notAfter) return { warnFrom: null, state: 'ok' };
+  const end = Date.parse(notAfter);
+  const lifetime = notBefore ? end - Date.parse(notBefore) : 0;
+  const warnFrom = end - Math.max(lifetime * fraction, (warnDays ?? 0) * DAY);
+  const state = end <= now ? 'expired' : warnFrom <= now ? 'expiring' : 'ok';
+  return { warnFrom: new Date(warnFrom).toISOString(), state };
 }
 
 export interface VpnStatus {
@@ -54,6 +84,7 @@ export class VpnService implements OnModuleInit {
     @InjectRepository(VpnDownloadLink) private readonly links: Repository<VpnDownloadLink>,
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly metrics: MetricsService,
+    private readonly certsConfig: CertsConfig,
   ) {}
 
   onModuleInit(): void {
@@ -357,6 +388,83 @@ export class VpnService implements OnModuleInit {
     this.healthCache = null;
   }
 
+  /** Re-issues a client under the same name: a new profile; the old certificate is revoked. Audited. */
+  async renew(nameInput: unknown, actor: string): Promise<VpnClientView> {
+    const name = this.validateName(nameInput);
+    const view = await this.operation(actor, 'renew', name, async () => {
+      const cert = await this.serialize(async () => {
+        await this.runner.renewClient(name);
+        return (await this.runner.listClients()).find((c) => c.name === name);
+      });
+      const meta = await this.meta.findOneBy({ name });
+      return this.view(
+        cert ?? { name, status: 'VALID', notBefore: null, notAfter: null },
+        meta ?? undefined,
+        await this.ownerNames(meta ? [meta] : []),
+      );
+    });
+    this.healthCache = null;
+    return view;
+  }
+
+  /** notAfter of the CA, the server certificate and every valid or expired client, with its state. */
+  async certificates(): Promise<VpnCertExpiry[]> {
+    try {
+      const [pki, clients] = await Promise.all([this.runner.pkiCerts(), this.runner.listClients()]);
+      const rows: Array<Omit<VpnCertExpiry, 'warnFrom' | 'state'>> = [
+        { kind: 'ca', name: 'CA', ...pki.ca },
+        ...(pki.server ? [{ kind: 'server' as const, ...pki.server }] : []),
+        ...clients
+          .filter((c) => c.status === 'VALID' || c.status === 'EXPIRED')
+          .map((c) => ({
+            kind: 'client' as const,
+            name: c.name,
+            notBefore: c.notBefore,
+            notAfter: c.notAfter,
+          })),
+      ];
+      return rows.map((r) => ({
+        ...r,
+        ...certExpiry(r.notBefore, r.notAfter, this.certsConfig.warnFraction, this.config.certWarnDays),
+      }));
+    } catch (err) {
+      throw asVpnError(err);
+    }
+  }
+
+  /**
+   * Publishes `vpn.cert_expiring` for every expiring or expired certificate (deduped per certificate by
+   * the alerts module); critical for the CA and the server, whose expiry stops every client.
+   */
+  async checkExpiry(): Promise<VpnCertExpiry[]> {
+    const certs = await this.certificates();
+    const due = certs.filter((c) => c.state !== 'ok');
+    for (const c of due) {
+      const what =
+        c.kind === 'client'
+          ? `VPN client ${c.name}`
+          : c.kind === 'ca'
+            ? 'the VPN CA'
+            : `the VPN server certificate ${c.name}`;
+      this.events.publish({
+        event: 'vpn.cert_expiring',
+        severity: c.kind === 'client' ? 'warning' : 'critical',
+        subject: `${what} ${c.state === 'expired' ? 'has expired' : 'expires soon'}`,
+        detail:
+          `notAfter ${c.notAfter}` +
+          (c.kind === 'client'
+            ? `; renew: POST /admin/vpn/clients/${c.name}/renew`
+            : c.kind === 'ca'
+              ? '; when the CA expires no client or server certificate verifies: see the README (VPN, renewing the server and the CA)'
+              : '; every client is refused once it expires: see the README (VPN, renewing the server certificate)'),
+        dedupeKey: `vpn.cert_expiring:${c.kind}:${c.name}`,
+      });
+    }
+    this.logger.log({ event: 'vpn_expiry_checked', certificates: certs.length, due: due.map((c) => c.name) });
+    this.healthCache = null;
+    return certs;
+  }
+
   async auditLog(limit = 200): Promise<Array<Omit<VpnAudit, 'at'> & { at: string }>> {
     const rows = await this.audit.find({ order: { id: 'DESC' }, take: limit });
     return rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() }));
@@ -412,7 +520,18 @@ export class VpnService implements OnModuleInit {
     let value: ComponentHealth;
     try {
       const { nextUpdate } = await this.runner.crlInfo();
-      if (!nextUpdate) value = { status: 'degraded', detail: 'no CRL' };
+      const core = (await this.certificates()).filter((c) => c.kind !== 'client' && c.state !== 'ok');
+      if (core.length > 0)
+        value = {
+          status: 'degraded',
+          detail: core
+            .map(
+              (c) =>
+                `${c.kind === 'ca' ? 'CA' : `server certificate ${c.name}`} ${c.state} (notAfter ${c.notAfter})`,
+            )
+            .join('; '),
+        };
+      else if (!nextUpdate) value = { status: 'degraded', detail: 'no CRL' };
       else if (nextUpdate.getTime() - Date.now() < this.config.crlWarnDays * DAY)
         value = { status: 'degraded', detail: `CRL next update ${nextUpdate.toISOString()}` };
       else value = { status: 'up', detail: `CRL next update ${nextUpdate.toISOString()}` };
