@@ -3,6 +3,21 @@ import { TrustedOrigins, trustedOriginEntries, trustedOriginProblem } from '../a
 import { EnvRule } from '../config/env-rule';
 import { validateEnv } from '../config/validate-env';
 import type { UndeclaredRooms } from './room-rules';
+import { isClusterUrl, parseClusterUrl } from './redis/redis-topology';
+
+/** One Redis (`redis://`, `rediss://`) or a Redis Cluster's seed nodes (`redis+cluster://h:p,h:p`). */
+function redisUrlProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return 'REDIS_URL must be a string';
+  if (isClusterUrl(value)) {
+    const parsed = parseClusterUrl(value);
+    return typeof parsed === 'string'
+      ? `REDIS_URL must be redis+cluster://[user:pass@]host:port[,host:port…] (${parsed})`
+      : null;
+  }
+  return /^rediss?:\/\/.+/.test(value)
+    ? null
+    : 'REDIS_URL must be redis://[user:pass@]host:port[/db] or redis+cluster://host:port,host:port';
+}
 
 export class ChatEnv {
   @IsInt()
@@ -64,7 +79,7 @@ export class ChatEnv {
   CHAT_UNDECLARED_ROOMS: string = 'open';
 
   @IsOptional()
-  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be redis://[user:pass@]host:port[/db]' })
+  @EnvRule('REDIS_URL', redisUrlProblem)
   REDIS_URL?: string;
 
   @IsString()

@@ -3,8 +3,9 @@ import { Logger } from '@nestjs/common';
 import { ChannelLayer, FlushBarrierResult, FlushHandler, GroupEvent, GroupListener } from '../channel-layer';
 import { withDeadline } from '../../common/deadline';
 import { parseControlEnvelope, RoomControl, RoomControlListener } from '../room-control';
-import { openRedis } from './redis-connection';
 import { RedisFlushBarrier } from './redis-flush-barrier';
+import { OpenLink, openPubSub, PubSubLink } from './redis-pubsub';
+import { isClusterUrl, RedisNames } from './redis-topology';
 
 /** Rule changes, sanctions and deletions held while Redis is down (beyond: the rest wait for a join's re-read). */
 const MAX_HELD_CONTROL = 10_000;
@@ -15,24 +16,23 @@ interface Envelope {
   /** The instance that published: it has already delivered locally and ignores its own echo. */
   o: string;
   e: GroupEvent;
+  /**
+   * A message's number among this origin's messages to the room (1, 2, …): a receiver that sees a
+   * number skipped counts what it missed (a publish lost in a failover, a resubscription late).
+   */
+  s?: number;
 }
 
-/** What the layer uses of a Redis connection (RedisLink; unit tests give it an in-process fake). */
-export interface PubSubLink {
-  readonly up: boolean;
-  readonly redis: {
-    subscribe(...channels: string[]): Promise<unknown>;
-    unsubscribe(...channels: string[]): Promise<unknown>;
-    publish(channel: string, message: string): Promise<number>;
-    on(event: 'messageBuffer', listener: (channel: Buffer, payload: Buffer) => void): unknown;
-  };
-  close(): Promise<void>;
-}
+/** Past this many rooms published to, the numbering starts over (receivers take a lower number as a restart). */
+const MAX_NUMBERED_ROOMS = 100_000;
+/** Missed messages are logged at most once per this interval, summed. */
+const MISSED_REPORT_MS = 1000;
 
-export type OpenLink = (url: string, role: string, onReady: () => void) => PubSubLink;
+export type { OpenLink, PubSubLink } from './redis-pubsub';
 
 /**
- * channels_redis for live: one Redis pub/sub channel per room (`<prefix>:chat:<room>`), one
+ * channels_redis for live: one Redis pub/sub channel per room (`<prefix>:chat:<room>`; on a Redis
+ * Cluster `<prefix>:chat:{<room>}` with sharded pub/sub, see redis-topology.ts), one
  * publish per message whatever the number of sockets. A message is delivered to this instance's
  * sockets directly, so local delivery goes on when Redis is down; other instances get it from
  * Redis. Publishing order on one connection is delivery order, so each instance's messages arrive
@@ -49,24 +49,29 @@ export class RedisChannelLayer extends ChannelLayer {
   private readonly barrier: RedisFlushBarrier;
   private listener: GroupListener = () => undefined;
   private droppedWhileDown = 0;
+  /** The last number this instance gave a message, per room. */
+  private readonly sentSeq = new Map<string, number>();
+  /** The last number received, per room held here and origin. */
+  private readonly receivedSeq = new Map<string, Map<string, number>>();
+  private missed = 0;
+  private readonly missedRooms = new Set<string>();
+  private missedReport: NodeJS.Timeout | null = null;
   private readonly moderationChannel: string;
+  private readonly names: RedisNames;
   private controlListener: RoomControlListener = () => undefined;
   private subscribedBefore = false;
   /** Control events this instance could not publish (Redis down), to publish once it can (see holdControl). */
   private readonly heldControl = new Map<string, RoomControl>();
 
-  constructor(
-    url: string,
-    private readonly prefix: string,
-    open: OpenLink = openRedis,
-  ) {
+  constructor(url: string, prefix: string, open: OpenLink = openPubSub) {
     super();
-    this.moderationChannel = `${prefix}:chat-moderation`;
+    this.names = new RedisNames(prefix, isClusterUrl(url));
+    this.moderationChannel = this.names.moderation;
     this.publisher = open(url, 'publisher', () => {
       this.reportDropped();
       this.publishHeldControl();
     });
-    this.barrier = new RedisFlushBarrier(prefix, this.origin, this.publisher, this.logger);
+    this.barrier = new RedisFlushBarrier(this.names, this.origin, this.publisher, this.logger);
     // Subscriptions are ours to restore: on every (re)connect, subscribe to the current groups.
     this.subscriber = open(url, 'subscriber', () => this.resubscribe());
     this.subscriber.redis.on('messageBuffer', (channel: Buffer, payload: Buffer) =>
@@ -75,7 +80,7 @@ export class RedisChannelLayer extends ChannelLayer {
   }
 
   private channelOf(group: string): string {
-    return `${this.prefix}:chat:${group}`;
+    return this.names.roomChannel(group);
   }
 
   /**
@@ -95,6 +100,7 @@ export class RedisChannelLayer extends ChannelLayer {
 
   async groupDiscard(group: string): Promise<void> {
     this.groups.delete(group);
+    this.receivedSeq.delete(group); // what is sent while no member is here is not missed
     if (!this.subscriber.up) return;
     await withDeadline(
       this.subscriber.redis.unsubscribe(this.channelOf(group)),
@@ -107,11 +113,13 @@ export class RedisChannelLayer extends ChannelLayer {
 
   groupSend(group: string, event: GroupEvent): void {
     if (this.groups.has(group)) this.listener(group, event);
+    // Numbered even when not sent: the other instances then count it as missed.
+    const seq = event.kind === 'message' ? this.nextSeq(group) : undefined;
     if (!this.publisher.up) {
       this.droppedWhileDown++;
       return;
     }
-    const envelope: Envelope = { o: this.origin, e: event };
+    const envelope: Envelope = { o: this.origin, e: event, s: seq };
     this.publisher.redis.publish(this.channelOf(group), JSON.stringify(envelope)).catch(() => {
       this.droppedWhileDown++;
     });
@@ -175,12 +183,18 @@ export class RedisChannelLayer extends ChannelLayer {
     this.controlListener = listener;
   }
 
-  /** Down while either connection is closed, reconnecting, or silent (missed its heartbeats). */
+  /**
+   * Down while either connection is closed, reconnecting, or silent (missed its heartbeats); on a
+   * cluster also while any master does not answer (its rooms' messages are being lost).
+   */
   state(): 'up' | 'down' {
-    return this.publisher.up && this.subscriber.up ? 'up' : 'down';
+    const ok = (link: PubSubLink) => link.up && link.healthy !== false;
+    return ok(this.publisher) && ok(this.subscriber) ? 'up' : 'down';
   }
 
   override async close(): Promise<void> {
+    if (this.missedReport) clearTimeout(this.missedReport);
+    this.reportMissed();
     await Promise.all([this.subscriber.close(), this.publisher.close()]);
   }
 
@@ -196,8 +210,8 @@ export class RedisChannelLayer extends ChannelLayer {
       else if (control.origin !== this.origin) this.controlListener(control.event);
       return;
     }
-    const group = name.slice(this.prefix.length + ':chat:'.length);
-    if (!this.groups.has(group)) return;
+    const group = this.names.roomOf(name);
+    if (group === null || !this.groups.has(group)) return;
     let envelope: Envelope;
     try {
       envelope = JSON.parse(payload.toString('utf8')) as Envelope;
@@ -212,7 +226,36 @@ export class RedisChannelLayer extends ChannelLayer {
       this.logger.warn({ event: 'redis_bad_payload', group });
       return;
     }
+    if (kind === 'message' && typeof envelope.s === 'number') this.countMissed(group, envelope.o, envelope.s);
     this.listener(group, envelope.e);
+  }
+
+  private nextSeq(group: string): number {
+    if (this.sentSeq.size >= MAX_NUMBERED_ROOMS && !this.sentSeq.has(group)) this.sentSeq.clear();
+    const seq = (this.sentSeq.get(group) ?? 0) + 1;
+    this.sentSeq.set(group, seq);
+    return seq;
+  }
+
+  /** A skipped number is a message of that origin this instance never got: counted and logged. */
+  private countMissed(group: string, origin: string, seq: number): void {
+    let origins = this.receivedSeq.get(group);
+    if (!origins) this.receivedSeq.set(group, (origins = new Map()));
+    const last = origins.get(origin);
+    origins.set(origin, seq);
+    if (last === undefined || seq <= last + 1) return; // the first heard, the next, or a restart
+    this.missed += seq - last - 1;
+    this.missedRooms.add(group);
+    this.missedReport ??= setTimeout(() => this.reportMissed(), MISSED_REPORT_MS);
+    this.missedReport.unref();
+  }
+
+  private reportMissed(): void {
+    this.missedReport = null;
+    if (this.missed === 0) return;
+    this.logger.warn({ event: 'redis_messages_missed', count: this.missed, rooms: this.missedRooms.size });
+    this.missed = 0;
+    this.missedRooms.clear();
   }
 
   /** On every (re)connect: the barrier's channels, and the groups held now. */

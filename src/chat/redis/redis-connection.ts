@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { withDeadline } from '../../common/deadline';
+import { topologyOf } from './redis-topology';
 
 /** Reconnect delays: 100 ms doubling up to 5 s, forever (Redis may be down for a while). */
 export function reconnectDelay(attempt: number): number {
@@ -154,9 +155,160 @@ export class RedisLink {
   }
 }
 
-/** Opens a connection (see RedisLink). */
-export function openRedis(url: string, role: string, onReady?: () => void): RedisLink {
-  return new RedisLink(url, role, onReady);
+/** What presence uses of a connection: a RedisLink, or a RedisClusterLink on a cluster. */
+export interface CommandLink {
+  readonly up: boolean;
+  readonly redis: Redis | Cluster;
+  close(): Promise<void>;
+}
+
+/** Opens a connection (see RedisLink), to a cluster when `url` names one (see RedisClusterLink). */
+export function openRedis(url: string, role: string, onReady?: () => void): CommandLink {
+  return topologyOf(url).kind === 'cluster'
+    ? new RedisClusterLink(url, role, onReady)
+    : new RedisLink(url, role, onReady);
+}
+
+/**
+ * ioredis's Cluster client with RedisLink's habits: no offline queue, command timeouts, TCP
+ * keepalive, reconnect with backoff, one `redis_down` line per outage and one `redis_up`. It
+ * follows the cluster by itself (MOVED, a replica promoted, a master back); the subscriber role
+ * uses sharded pub/sub, one connection per master, restored by ioredis after a topology change.
+ *
+ * `up` (the client has the cluster's slot map and is connected) lets commands go: those for a
+ * healthy shard succeed while another shard is down. `healthy` also wants every master to answer
+ * the heartbeat's PING: while one does not (killed, not yet replaced), the layer reports Redis down
+ * in /health, as for a single Redis. `onReady` runs on every connect and again when every master
+ * answers after an outage (the client itself may have stayed connected to the other shards).
+ */
+export class RedisClusterLink implements CommandLink {
+  readonly redis: Cluster;
+  private readonly logger = new Logger('Redis');
+  private down = false;
+  private everReady = false;
+  private readonly misses = new Map<string, number>();
+  private missing = false;
+  private pinging = false;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly url: string,
+    private readonly role: string,
+    private readonly onReady: () => void = () => undefined,
+    private readonly timings: RedisTimings = REDIS_TIMINGS,
+  ) {
+    const topology = topologyOf(url);
+    if (topology.kind !== 'cluster') throw new Error('not a cluster URL');
+    const subscriber = role.endsWith('subscriber');
+    this.redis = new Cluster(topology.nodes, {
+      enableOfflineQueue: false,
+      enableAutoPipelining: role === 'publisher' || role === 'presence',
+      shardedSubscribers: subscriber,
+      clusterRetryStrategy: reconnectDelay,
+      // A command for a shard whose master went away fails at once (its caller counts it) instead
+      // of waiting in ioredis's failover queue: a publish retried after later ones would arrive out
+      // of order, and one reported lost must not arrive later. MOVED is still followed at once.
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+      maxRedirections: 8,
+      slotsRefreshTimeout: 1000,
+      slotsRefreshInterval: 2000,
+      redisOptions: {
+        username: topology.username,
+        password: topology.password,
+        autoResubscribe: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 3000,
+        ...(subscriber ? {} : { commandTimeout: timings.commandTimeoutMs }),
+        keepAlive: timings.keepAliveMs,
+      },
+    });
+    this.redis.on('error', (err: Error) => this.markDown(err.message));
+    this.redis.on('node error', (err: Error, node: string) => this.markDown(`${node}: ${err.message}`));
+    this.redis.on('close', () => {
+      if (this.everReady) this.markDown('connection closed');
+    });
+    this.redis.on('ready', () => {
+      this.everReady = true;
+      this.markUp();
+      this.onReady();
+    });
+    this.heartbeat = setInterval(() => this.beat(), timings.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  get up(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Up, and every master known to the client answered its last PINGs. */
+  get healthy(): boolean {
+    return this.up && !this.missing;
+  }
+
+  private markDown(reason: string): void {
+    if (this.down) return;
+    this.down = true;
+    this.logger.error({ event: 'redis_down', role: this.role, url: redactUrl(this.url), error: reason });
+  }
+
+  private markUp(): void {
+    if (this.down) this.logger.log({ event: 'redis_up', role: this.role, url: redactUrl(this.url) });
+    this.down = false;
+  }
+
+  /**
+   * PINGs the master of every slot range the client knows. A master whose connection is gone (the
+   * client drops a dead node's connection, then adds it back at the next slot refresh) counts as a
+   * miss like one that does not answer: only the slot map says which masters must be there.
+   */
+  private beat(): void {
+    if (!this.up || this.pinging) return;
+    const masters = new Set<string>();
+    for (const owners of this.redis.slots) if (owners?.[0]) masters.add(owners[0]);
+    if (masters.size === 0) return;
+    const connected = new Map(
+      this.redis.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]),
+    );
+    this.pinging = true;
+    const miss = (key: string, reason: string) => {
+      const n = (this.misses.get(key) ?? 0) + 1;
+      this.misses.set(key, n);
+      if (n >= this.timings.missesAllowed) this.markDown(`${key}: ${reason}`);
+    };
+    Promise.all(
+      [...masters].map((key) => {
+        const node = connected.get(key);
+        if (!node) return miss(key, 'not connected');
+        return withDeadline(node.ping(), this.timings.heartbeatIntervalMs, 'Redis').then(
+          () => this.misses.delete(key),
+          (err: Error) => miss(key, err.message),
+        );
+      }),
+    )
+      .then(() => {
+        for (const key of [...this.misses.keys()]) if (!masters.has(key)) this.misses.delete(key);
+        this.missing = [...this.misses.values()].some((n) => n >= this.timings.missesAllowed);
+        // Every master answers again (a replica promoted, the master back): what the owner does
+        // after a reconnect (report what was lost, push presence again, resync rules) is due now.
+        if (!this.missing && this.up && this.down) {
+          this.markUp();
+          this.onReady();
+        }
+      })
+      .finally(() => (this.pinging = false));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    try {
+      if (this.redis.status === 'ready') await withDeadline(this.redis.quit(), 1000, 'Redis');
+      else this.redis.disconnect();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
 }
 
 export function redactUrl(url: string): string {

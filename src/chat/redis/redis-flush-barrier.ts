@@ -3,6 +3,7 @@ import type { Logger } from '@nestjs/common';
 import { waitAtMost } from '../../common/deadline';
 import type { FlushBarrierResult, FlushHandler } from '../channel-layer';
 import { FlushAck, FlushRequest, parseFlushControl } from './flush-control';
+import type { RedisNames } from './redis-topology';
 
 /** What the barrier needs of the publishing connection. */
 export interface Publisher {
@@ -58,7 +59,9 @@ class PendingBarrier {
  * The flush barrier over Redis. A request goes to `<prefix>:chat-control`, which every instance
  * subscribes to whatever rooms it holds (an instance whose last member left a room may still hold
  * that room's messages unsaved); each instance writes its queued history and acknowledges on the
- * asker's own channel, `<prefix>:chat-control:<origin>`. PUBLISH's reply says how many
+ * asker's own channel, `<prefix>:chat-control:<origin>` (on a cluster both channels carry the
+ * hash tag `{<prefix>:control}`: one shard, whose SPUBLISH counts its subscribers the same way).
+ * PUBLISH's reply says how many
  * subscribers received the request; the asker's own copy counts as its acknowledgement, as its
  * history reads include what it holds unsaved.
  */
@@ -69,12 +72,12 @@ export class RedisFlushBarrier {
   private handler: FlushHandler = async () => true; // nothing posted before the chat starts
 
   constructor(
-    private readonly prefix: string,
+    private readonly names: RedisNames,
     private readonly origin: string,
     private readonly publisher: Publisher,
     private readonly logger: Pick<Logger, 'debug' | 'warn'>,
   ) {
-    this.requests = `${prefix}:chat-control`;
+    this.requests = names.flushRequests;
     this.replies = this.replyChannel(origin);
   }
 
@@ -132,6 +135,6 @@ export class RedisFlushBarrier {
   }
 
   private replyChannel(origin: string): string {
-    return `${this.prefix}:chat-control:${origin}`;
+    return this.names.flushReplies(origin);
   }
 }

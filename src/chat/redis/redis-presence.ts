@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { InMemoryPresence, PresenceTracker } from '../presence';
 import { withDeadline } from '../../common/deadline';
-import { openRedis, RedisLink } from './redis-connection';
+import { CommandLink, openRedis } from './redis-connection';
+import { isClusterUrl, RedisNames } from './redis-topology';
 
 /**
  * A presence read from Redis that takes longer is answered from this instance's own copy instead
@@ -11,7 +12,8 @@ import { openRedis, RedisLink } from './redis-connection';
 export const PRESENCE_READ_DEADLINE_MS = 500;
 
 /**
- * Cluster-wide presence. Each room is a Redis hash `<prefix>:presence:<room>` of
+ * Cluster-wide presence. Each room is a Redis hash `<prefix>:presence:<room>` (on a Redis Cluster
+ * `<prefix>:presence:{<room>}`, on its room's shard) of
  * `<instance>/<connection>` → name; each instance keeps a heartbeat (a deadline in the sorted set
  * `<prefix>:instances`) that it refreshes every third of REDIS_PRESENCE_TTL_MS. Entries of an
  * instance whose deadline passed (it crashed) are ignored by readers and removed lazily, so they
@@ -22,7 +24,8 @@ export const PRESENCE_READ_DEADLINE_MS = 500;
  */
 export class RedisPresence extends PresenceTracker {
   private readonly logger = new Logger('RedisPresence');
-  private readonly link: RedisLink;
+  private readonly link: CommandLink;
+  private readonly names: RedisNames;
   /** A join or leave did not reach Redis although it looked up: push the local copy again. */
   private resync = false;
   private readonly local = new InMemoryPresence();
@@ -36,23 +39,24 @@ export class RedisPresence extends PresenceTracker {
 
   constructor(
     url: string,
-    private readonly prefix: string,
+    prefix: string,
     private readonly ttlMs: number,
   ) {
     super();
+    this.names = new RedisNames(prefix, isClusterUrl(url));
     this.link = openRedis(url, 'presence', () => void this.onReady());
     this.heartbeat = setInterval(() => void this.beat(), Math.max(200, Math.floor(ttlMs / 3)));
     this.heartbeat.unref();
   }
 
   private get instancesKey(): string {
-    return `${this.prefix}:instances`;
+    return this.names.instancesKey;
   }
   private get roomsKey(): string {
-    return `${this.prefix}:presence-rooms`;
+    return this.names.presenceRoomsKey;
   }
   private roomKey(room: string): string {
-    return `${this.prefix}:presence:${room}`;
+    return this.names.presenceKey(room);
   }
   private get up(): boolean {
     return this.link.up;
@@ -106,12 +110,12 @@ export class RedisPresence extends PresenceTracker {
   private async clusterRooms(): Promise<{ room: string; members: number }[]> {
     const [rooms, live] = await Promise.all([this.redis.smembers(this.roomsKey), this.live()]);
     if (rooms.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const room of rooms) pipeline.hgetall(this.roomKey(room));
-    const results = (await pipeline.exec()) ?? [];
+    // One HGETALL per room, not one pipeline: on a cluster the rooms are on several shards.
+    // Auto-pipelining sends those of one turn in one write per node all the same.
+    const results = await Promise.all(rooms.map((room) => this.redis.hgetall(this.roomKey(room))));
     const out: { room: string; members: number }[] = [];
     for (const [i, room] of rooms.entries()) {
-      const entries = (results[i]?.[1] ?? {}) as Record<string, string>;
+      const entries = results[i] ?? {};
       const names = await this.liveNames(room, entries, live);
       if (names.length > 0) out.push({ room, members: names.length });
       else if (Object.keys(entries).length === 0)
@@ -124,12 +128,12 @@ export class RedisPresence extends PresenceTracker {
     clearInterval(this.heartbeat);
     if (this.up) {
       // A clean stop removes this instance's entries at once instead of waiting for the TTL.
-      const pipeline = this.redis.pipeline().zrem(this.instancesKey, this.instanceId);
+      const removals: Promise<unknown>[] = [this.redis.zrem(this.instancesKey, this.instanceId)];
       for (const { room } of await this.local.rooms()) {
         const fields = (await this.local.connections(room)).map((c) => `${this.instanceId}/${c}`);
-        if (fields.length > 0) pipeline.hdel(this.roomKey(room), ...fields);
+        if (fields.length > 0) removals.push(this.redis.hdel(this.roomKey(room), ...fields));
       }
-      await withDeadline(pipeline.exec(), 1000, 'Redis').catch(() => undefined);
+      await withDeadline(Promise.all(removals), 1000, 'Redis').catch(() => undefined);
     }
     await this.link.close();
   }
@@ -205,17 +209,25 @@ export class RedisPresence extends PresenceTracker {
     this.instanceId = `${this.base}.${++this.epoch}`;
     try {
       const now = Date.now();
-      const pipeline = this.redis
-        .multi()
-        .zrem(this.instancesKey, previous)
-        .zadd(this.instancesKey, now + this.ttlMs, this.instanceId);
+      // Per key, not one MULTI: on a cluster the keys are on several shards. Each write is its own
+      // (the rooms set is an index; a failed one makes the next heartbeat push everything again).
+      const writes: Promise<unknown>[] = [
+        this.redis
+          .multi()
+          .zrem(this.instancesKey, previous)
+          .zadd(this.instancesKey, now + this.ttlMs, this.instanceId)
+          .exec(),
+      ];
       for (const { room } of await this.local.rooms()) {
         const members = await this.local.entries(room);
-        for (const [connectionId, name] of members)
-          pipeline.hset(this.roomKey(room), `${this.instanceId}/${connectionId}`, name);
-        pipeline.sadd(this.roomsKey, room);
+        const fields = members.flatMap(([connectionId, name]) => [
+          `${this.instanceId}/${connectionId}`,
+          name,
+        ]);
+        if (fields.length > 0) writes.push(this.redis.hset(this.roomKey(room), ...fields));
+        writes.push(this.redis.sadd(this.roomsKey, room));
       }
-      await pipeline.exec();
+      await Promise.all(writes);
       await this.refreshLive();
       this.staleListener();
     } catch (err) {

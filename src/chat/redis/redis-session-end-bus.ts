@@ -5,8 +5,8 @@ import { SESSION_KEY_PATTERN } from '../../auth/session.store';
 import { tokenIdOfCredentialKey } from '../../auth/tokens/scopes';
 import { withDeadline } from '../../common/deadline';
 import { SessionEndBus, SessionsEndedHandler } from '../session-end-bus';
-import type { OpenLink, PubSubLink } from './redis-channel-layer';
-import { openRedis } from './redis-connection';
+import { OpenLink, openPubSub, PubSubLink } from './redis-pubsub';
+import { isClusterUrl, RedisNames } from './redis-topology';
 
 /** A SUBSCRIBE that takes longer is retried at the next (re)connect. */
 const SUBSCRIBE_DEADLINE_MS = 1000;
@@ -54,7 +54,8 @@ export function parseSessionsEnded(payload: string): SessionsEndedEnvelope | nul
 /**
  * The session-end bus over Redis pub/sub: one channel, `<prefix>:chat-control:sessions`, that
  * every instance subscribes to, on two connections of its own (room traffic and the flush barrier
- * use the channel layer's). Pub/sub is fire-and-forget: what is published while an instance is
+ * use the channel layer's); on a cluster, sharded pub/sub on `{<prefix>:control}:chat-control:sessions`.
+ * Pub/sub is fire-and-forget: what is published while an instance is
  * disconnected is lost for it, and its periodic re-check finds those sessions ended instead.
  */
 export class RedisSessionEndBus extends SessionEndBus {
@@ -65,9 +66,9 @@ export class RedisSessionEndBus extends SessionEndBus {
   private readonly subscriber: PubSubLink;
   private handler: SessionsEndedHandler = () => undefined;
 
-  constructor(url: string, prefix: string, open: OpenLink = openRedis) {
+  constructor(url: string, prefix: string, open: OpenLink = openPubSub) {
     super();
-    this.channel = `${prefix}:chat-control:sessions`;
+    this.channel = new RedisNames(prefix, isClusterUrl(url)).sessionsEnded;
     this.publisher = open(url, 'sessions publisher', () => undefined);
     this.subscriber = open(url, 'sessions subscriber', () => this.subscribe());
     this.subscriber.redis.on('messageBuffer', (channel: Buffer, payload: Buffer) =>
