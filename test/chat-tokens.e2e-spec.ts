@@ -221,6 +221,27 @@ describe.each(databaseVariants())('chat sockets with tokens and tickets on $name
     });
   });
 
+  it('a token socket moderates only with chat:moderate, though its user is staff', async () => {
+    const nextOfType = async (c: WsClient, type: string) => {
+      for (;;) {
+        const f = await c.nextJson<{ type: string; code?: string; message?: string; action?: string }>();
+        if (f.type === type) return f;
+      }
+    };
+    const readOnly = await makeToken(boss, ['chat:read']);
+    const c = await connect(wsUrl('modtokens'), { Authorization: `Token ${readOnly.key}` }, ['live.v1']);
+    expect(await c.nextJson()).toMatchObject({ type: 'welcome', moderator: true });
+    c.send(JSON.stringify({ type: 'kick', user: joeId }));
+    expect(await nextOfType(c, 'error')).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringContaining('"chat:moderate"'),
+    });
+    const moderate = await makeToken(boss, ['chat:read', 'chat:moderate']);
+    const m = await connect(wsUrl('modtokens'), { Authorization: `Token ${moderate.key}` }, ['live.v1']);
+    m.send(JSON.stringify({ type: 'kick', user: joeId }));
+    expect(await nextOfType(m, 'moderated')).toMatchObject({ action: 'kick', user: joeId });
+  });
+
   it('two handshakes racing with one ticket: exactly one opens', async () => {
     const { ticket } = await ticketWithCookie(joe, 'race');
     const results = await Promise.allSettled(

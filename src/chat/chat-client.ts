@@ -17,6 +17,8 @@ export interface ChatJoin {
   access?: RoomAccess;
   /** Who it is as the rules see them (staff, groups), to decide again when the rules change. */
   visitor?: Visitor;
+  /** false: opened with an API token without chat:moderate, so no moderation commands (absent: true). */
+  mayModerate?: boolean;
 }
 
 /** One open chat socket as its room sees it: what the fan-out, the join replay and the ping read. */
@@ -31,6 +33,8 @@ export class ChatClient {
   /** What the room's rules let it do: read per posted frame (two fields), never by the fan-out. */
   access: RoomAccess = OPEN_ACCESS;
   visitor: Visitor = ANONYMOUS_VISITOR;
+  /** false for a socket of an API token without chat:moderate: the user's moderator rights stay with the user. */
+  mayModerate = true;
 
   constructor(
     readonly id: string,

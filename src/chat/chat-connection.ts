@@ -66,6 +66,7 @@ export class ChatConnection {
     const ws = client.ws;
     if (join.access) client.access = join.access;
     if (join.visitor) client.visitor = join.visitor;
+    if (join.mayModerate === false) client.mayModerate = false;
     context.hub.join(client);
     const welcome = welcomeText(client.name);
     ws.send(
@@ -159,6 +160,14 @@ export class ChatConnection {
         type: 'error',
         code: 'forbidden',
         message: 'Only moderators of this room may do that',
+      });
+      return;
+    }
+    if (!client.mayModerate) {
+      context.hub.sendFrame(client, {
+        type: 'error',
+        code: 'forbidden',
+        message: 'This socket’s token lacks the "chat:moderate" scope',
       });
       return;
     }

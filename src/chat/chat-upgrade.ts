@@ -42,6 +42,8 @@ interface Identity {
   /** is_staff or is_superuser: moderates every room (room rules). */
   staff?: boolean;
   superuser?: boolean;
+  /** false: an API token without chat:moderate (its user's moderator rights are not the token's). */
+  mayModerate?: boolean;
 }
 
 /** The scope a token needs to open a socket (directly, or through a ticket it asked for). */
@@ -198,7 +200,7 @@ export class ChatUpgradeHandler {
       return { ok: false, status: 503, message: `Database unavailable: ${describeDatabaseError(err)}` };
     }
     // The room's rules and sanctions (cached per room): refused as HTTP, like the checks above.
-    const { staff = false, superuser = false, ...who } = identity;
+    const { staff = false, superuser = false, mayModerate, ...who } = identity;
     let admission;
     try {
       admission = await this.policies.admit(room, { userId: who.userId, staff, superuser, groups: null });
@@ -218,6 +220,7 @@ export class ChatUpgradeHandler {
         since,
         access: decision.access,
         visitor,
+        ...(mayModerate === false ? { mayModerate } : {}),
       },
     };
   }
@@ -312,6 +315,7 @@ export class ChatUpgradeHandler {
         sessionKey: key,
         staff: user.isStaff || user.isSuperuser,
         superuser: user.isSuperuser,
+        mayModerate: login.token.scopes.includes('chat:moderate'),
       };
     }
     return badCredentials(invalid);
