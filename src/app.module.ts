@@ -23,9 +23,15 @@ import { VpnModule } from './ops/vpn/vpn.module';
 @Module({})
 class CoreModule {
   static register(config: LiveConfiguration): DynamicModule {
-    const configs = [config.app, config.chat, config.alerts, config.metrics, config.certs, config.vpn].map(
-      (part) => ({ provide: part.constructor, useValue: part }),
-    );
+    const configs = [
+      config.app,
+      config.chat,
+      config.alerts,
+      config.metrics,
+      config.certs,
+      config.vpn,
+      config.chatWebhook,
+    ].map((part) => ({ provide: part.constructor, useValue: part }));
     return {
       module: CoreModule,
       providers: [...configs, { provide: CommandRunner, useClass: ExecFileCommandRunner }, OpsEvents],

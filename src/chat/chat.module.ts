@@ -15,6 +15,7 @@ import { ChatUpgradeHandler } from './chat-upgrade';
 import { ChatConfig } from './chat.config';
 import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
+import { ChatWebhook } from './webhooks/chat-webhook';
 import { HistoryService } from './history.service';
 import { InstanceSlot } from './instance-slot';
 import { ModerationLogEntity } from './moderation-log.entity';
@@ -87,6 +88,7 @@ import { SessionWatch } from './session-watch';
     ChatLifecycle,
     HistoryService,
     ChatService,
+    ChatWebhook,
     ChatUpgradeHandler,
     ChatTicketStore,
     ChatGateway,

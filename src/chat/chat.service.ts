@@ -22,6 +22,13 @@ import { SocketIndex, SocketSelector } from './socket-index';
 
 export type { ChatJoin } from './chat-client';
 
+/** What happens on this instance, for those who act on it outside the chat (the outgoing webhook). */
+export interface ChatObserver {
+  posted?(message: ChatMessage): void;
+  joined?(client: ChatClient): void;
+  left?(client: ChatClient): void;
+}
+
 /** On shutdown, how long sockets get to answer the 1001 close frame before they are cut. */
 const SHUTDOWN_GRACE_MS = 2000;
 /** The `name` column of live_chat_message is varchar(300) (Django's 150 + space + 150). */
@@ -65,6 +72,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
   /** This instance's sockets by user and session (see closeSockets). */
   readonly sockets = new SocketIndex();
   private shuttingDown = false;
+  private readonly observers: ChatObserver[] = [];
 
   constructor(
     private readonly config: ChatConfig,
@@ -162,7 +170,11 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
     }
     new ChatConnection(client, this.connections).open(join);
     this.sockets.add(client);
-    ws.once('close', () => this.sockets.remove(client));
+    for (const o of this.observers) o.joined?.(client);
+    ws.once('close', () => {
+      this.sockets.remove(client);
+      for (const o of this.observers) o.left?.(client);
+    });
     return client;
   }
 
@@ -198,7 +210,16 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
     if (bot) message.bot = true;
     this.history.append(message);
     this.layer.groupSend(room, { kind: 'message', message });
+    for (const o of this.observers) o.posted?.(message);
     return message;
+  }
+
+  /**
+   * Tells `observer` of what happens on this instance: messages posted here (once, on the instance
+   * they came in on), sockets joining and leaving. Called synchronously: an observer only queues.
+   */
+  observe(observer: ChatObserver): void {
+    this.observers.push(observer);
   }
 
   private onGroupEvent(room: string, event: GroupEvent): void {

@@ -1,6 +1,7 @@
 import { validateCronExpression } from 'cron';
 import { AlertsConfig } from '../alerts/alerts.config';
 import { ChatConfig } from '../chat/chat.config';
+import { ChatWebhookConfig } from '../chat/webhooks/chat-webhook.config';
 import { MetricsConfig } from '../metrics/metrics.config';
 import { CertsConfig } from '../ops/certs/certs.config';
 import { VpnConfig } from '../ops/vpn/vpn.config';
@@ -24,6 +25,7 @@ export class LiveConfiguration {
     readonly metrics: MetricsConfig,
     readonly certs: CertsConfig,
     readonly vpn: VpnConfig,
+    readonly chatWebhook: ChatWebhookConfig,
   ) {}
 }
 
@@ -54,6 +56,7 @@ export function loadConfiguration(env: Env): LiveConfiguration {
   const chat = attempt(() => new ChatConfig(env));
   const alerts = attempt(() => new AlertsConfig(env));
   const metrics = attempt(() => new MetricsConfig(env));
+  const chatWebhook = attempt(() => new ChatWebhookConfig(env));
   // These two place their defaults under DATA_DIR: they need a valid core configuration.
   const certs = app && attempt(() => new CertsConfig(env, app));
   const vpn = app && attempt(() => new VpnConfig(env, app.dataDir));
@@ -69,9 +72,9 @@ export function loadConfiguration(env: Env): LiveConfiguration {
           (error ? ` (${error.message})` : ''),
       );
   }
-  if (lines.length > 0 || !app || !chat || !alerts || !metrics || !certs || !vpn)
+  if (lines.length > 0 || !app || !chat || !alerts || !metrics || !certs || !vpn || !chatWebhook)
     throw new ConfigurationProblems(lines);
-  return new LiveConfiguration(app, chat, alerts, metrics, certs, vpn);
+  return new LiveConfiguration(app, chat, alerts, metrics, certs, vpn, chatWebhook);
 }
 
 /** The problems `loadConfiguration` would report (empty when the configuration is usable). */

@@ -40,6 +40,13 @@ export class MetricsService {
     labelNames: ['code', 'reason'],
     registers: [this.registry],
   });
+  /** Outgoing chat events (CHAT_WEBHOOK_URL): delivered, refused (4xx), retried (per attempt) or dropped. */
+  readonly chatWebhookEvents = new Counter({
+    name: 'live_chat_webhook_events_total',
+    help: 'Outgoing chat webhook events by outcome (delivered, refused, retried, dropped)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   /**
    * Chat messages that will never be saved: `rejected` (the database refused the row itself, e.g.
    * a value it cannot hold; the other rows of its batch were saved) or `overflow` (the database
