@@ -99,6 +99,9 @@ export async function startRedisCluster(masters: number, replicasPerMaster: numb
         join(dir, `nodes-${node.port}.conf`),
         '--cluster-node-timeout',
         '1000',
+        // A shard without a master stops only its own slots (the default stops the whole cluster).
+        '--cluster-require-full-coverage',
+        'no',
         '--dir',
         dir,
         '--save',
