@@ -11,6 +11,22 @@ function cookieValue(setCookie: string[], name: string): string | undefined {
   return undefined;
 }
 
+/** One login through the real endpoints: the Cookie header value of its session (for logged-in sockets). */
+export async function sessionCookie(httpUrl: string, username: string, password: string): Promise<string> {
+  const csrfRes = await fetch(`${httpUrl}/auth/csrf`);
+  const csrf = cookieValue(csrfRes.headers.getSetCookie(), 'csrftoken');
+  if (!csrf) throw new Error(`GET ${httpUrl}/auth/csrf set no csrftoken cookie (HTTP ${csrfRes.status})`);
+  const res = await fetch(`${httpUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: `csrftoken=${csrf}`, 'x-csrftoken': csrf },
+    body: JSON.stringify({ username, password }),
+    signal: AbortSignal.timeout(120_000),
+  });
+  const session = cookieValue(res.headers.getSetCookie(), 'sessionid');
+  if (res.status !== 200 || !session) throw new Error(`bench login failed: HTTP ${res.status}`);
+  return `sessionid=${session}`;
+}
+
 /**
  * `count` logins fired at once through the real endpoints (GET /auth/csrf, then POST /auth/login),
  * each paying PBKDF2 at the server's configured iterations.

@@ -8,7 +8,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load';
-import { loginBurst, startLoginBurstProcess } from './login-burst';
+import { loginBurst, sessionCookie, startLoginBurstProcess } from './login-burst';
 import { SCENARIOS, type Scenario } from './scenarios';
 import {
   BENCH_USER,
@@ -349,6 +349,7 @@ async function main(): Promise<void> {
       targets: { type: 'string' },
       runs: { type: 'string', default: '3' },
       quick: { type: 'boolean', default: false },
+      'logged-in': { type: 'boolean', default: false },
       url: { type: 'string' },
       pid: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -447,7 +448,10 @@ async function main(): Promise<void> {
       'CHAT_RATE=1000000 CHAT_BURST=1000000 (flood limit raised), history on (SQLite / PostgreSQL), LOG_LEVEL=warn' +
       Object.entries(liveEnv)
         .map(([k, v]) => ` ${k}=${v}`)
-        .join(''),
+        .join('') +
+      (values['logged-in']
+        ? '; live sockets logged in (--logged-in: a session cookie on every handshake)'
+        : ''),
   };
   const records: RunRecord[] = [];
   /** Written as the last line of --out, so --from can rebuild the report with the original facts. */
@@ -481,11 +485,17 @@ async function main(): Promise<void> {
           running = await target.start({
             cpuProfDir: values['cpu-prof'] ? resolve(ROOT, 'bench/profiles', scenario.id) : undefined,
             passwordIterations: 1_000_000,
-            withUser: !!scenario.logins,
+            withUser: !!scenario.logins || (values['logged-in'] && target.name.startsWith('live')),
             liveEnv,
           });
           const logins = scenario.logins;
           const httpUrl = running.httpUrl;
+          // --logged-in: every socket of a live target carries a session cookie (the handshake reads
+          // the session, the socket is re-checked while open), as a logged-in browser's would.
+          const headers =
+            values['logged-in'] && target.name.startsWith('live')
+              ? { cookie: await sessionCookie(httpUrl, BENCH_USER.username, BENCH_USER.password) }
+              : undefined;
           if (scenario.warmup && !values.quick) {
             // The quick load of the same scenario, its few logins included (a login path that has
             // never run is cold: its first burst costs twice the event-loop time of later ones).
@@ -493,6 +503,7 @@ async function main(): Promise<void> {
               ...scenario.quick,
               urls: running.urls,
               pids: running.pids,
+              headers,
               ...(logins
                 ? {
                     sideLoad: {
@@ -519,6 +530,7 @@ async function main(): Promise<void> {
             ...load,
             urls: running.urls,
             pids: running.pids,
+            headers,
             ...(logins && fire ? { sideLoad: { delayMs: logins.delayMs, run: fire } } : {}),
           });
         } catch (err) {
