@@ -192,6 +192,20 @@ describeVpn('VPN for people: owners, self-service, one-time links', () => {
     expect(late.body.message).toMatch(/no longer valid/);
   });
 
+  it('without VPN_MANAGEMENT the connections endpoints say so (503) and nothing else breaks', async () => {
+    for (const r of [
+      as(staff, http().get('/admin/vpn/connections')),
+      as(staff, http().delete('/admin/vpn/connections/ann-laptop')),
+    ]) {
+      const res = await r.expect(503);
+      expect(res.body.message).toMatch(/management interface is not configured \(set VPN_MANAGEMENT/);
+    }
+    await as(staff, http().get('/admin/vpn/status')).expect(200);
+    const metrics = (await http().get('/metrics').expect(200)).text;
+    expect(metrics).toMatch(/^live_vpn_clients\{status="VALID"\} [1-9]/m);
+    expect(metrics).not.toMatch(/^live_vpn_client_bytes\{/m);
+  });
+
   describe('offboarding', () => {
     type Item = { step: string; target: string | null; outcome: string; detail: string };
     const statusOf = async (name: string) =>

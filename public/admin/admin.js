@@ -310,7 +310,7 @@ async function startRun(progress, button, busy, start) {
 }
 
 // ---------- VPN and offboarding (public/admin/vpn.js)
-const vpnTab = () => vpnClientsTab({ api, h, flash, perform, confirmThen, table, when, tag, formValues });
+const vpnTab = () => vpnClientsTab({ api, h, flash, perform, confirmThen, ask, table, when, tag, formValues });
 
 // ---------- Alerts
 async function alertsTab() {

@@ -3,7 +3,7 @@
 
 const enc = encodeURIComponent;
 
-export async function vpnTab({ api, h, flash, perform, confirmThen, table, when, tag, formValues }) {
+export async function vpnTab({ api, h, flash, perform, confirmThen, ask, table, when, tag, formValues }) {
   const [status, clients, audit] = await Promise.all([
     api('GET', '/admin/vpn/status').catch((err) => ({ error: err.message })),
     api('GET', '/admin/vpn/clients').catch(() => []),
@@ -17,6 +17,7 @@ export async function vpnTab({ api, h, flash, perform, confirmThen, table, when,
     h('input', { name: 'user', placeholder: 'owner (username, optional)', 'aria-label': 'Owner', maxlength: 150 }),
     h('button', { type: 'submit', text: 'Create client' }));
   const linkCard = h('div#vpn-link.card', { hidden: true });
+  const connected = await connectionsSection({ api, h, flash, ask, when, table });
   const makeLink = (c) => async (e) => {
     const button = e.currentTarget;
     button.disabled = true;
@@ -57,8 +58,48 @@ export async function vpnTab({ api, h, flash, perform, confirmThen, table, when,
   return [
     h('section', {}, h('h2', { text: 'VPN clients' }), h('p.muted#vpn-status', { text: statusText }), create, h('br'), linkCard,
       table(['Name', 'Owner', 'Status', 'Expires', 'Created', 'Revoked', ''], rows)),
+    connected,
     h('section', {}, h('h2', { text: 'Audit log' }), table(['When', 'Who', 'Action', 'Client', 'Outcome', 'Detail'], auditRows)),
   ];
+}
+
+const bytes = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+
+/** Who is connected now (the OpenVPN management interface), refreshed every 5 s while it is on screen. */
+async function connectionsSection({ api, h, flash, ask, when, table }) {
+  const body = h('div#vpn-connections');
+  const section = h('section', {}, h('h2', { text: 'Connected now' }), body);
+  const disconnect = (c) => async (e) => {
+    const button = e.currentTarget;
+    if (!(await ask(`Disconnect ${c.name}?`, 'OpenVPN tells the client to stop. It can connect again unless its certificate is revoked.', 'Disconnect'))) return;
+    button.disabled = true;
+    try {
+      await api('DELETE', `/admin/vpn/connections/${enc(c.name)}`);
+      flash(`${c.name} disconnected.`);
+    } catch (err) {
+      flash(`Could not disconnect ${c.name}: ${err.message}`, true);
+    }
+    await refresh();
+  };
+  const refresh = async () => {
+    let list;
+    try {
+      list = await api('GET', '/admin/vpn/connections');
+    } catch (err) {
+      body.replaceChildren(h('p.muted#vpn-connections-unavailable', { text: `Unavailable: ${err.message}` }));
+      return;
+    }
+    const rows = list.map((c) => h('tr', { 'data-connection': c.name },
+      h('td', { text: c.name }), h('td', { text: c.realAddress }), h('td', { text: c.vpnAddress }),
+      h('td', { text: bytes(c.bytesIn) }), h('td', { text: bytes(c.bytesOut) }), h('td', { text: when(c.connectedSince) }),
+      h('td.actions', {}, h('button.danger', { type: 'button', text: 'Disconnect', 'aria-label': `Disconnect ${c.name}`, onclick: disconnect(c) }))));
+    body.replaceChildren(list.length
+      ? table(['Client', 'Real address', 'VPN address', 'In', 'Out', 'Since', ''], rows)
+      : h('p.muted#vpn-no-connections', { text: 'No client is connected.' }));
+  };
+  await refresh();
+  const timer = setInterval(() => (section.isConnected ? refresh() : clearInterval(timer)), 5000);
+  return section;
 }
 
 /** The Users tab's way in: a link to the offboarding page of that user. */

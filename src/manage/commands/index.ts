@@ -10,7 +10,6 @@ import { reset2faCommand } from './reset-2fa.command';
 import { createTokenCommand, revokeTokenCommand } from './tokens.command';
 import { unlockCommand } from './unlock.command';
 import { vpnInitCommand } from './vpn-init.command';
-import { vpnServerConfigCommand } from './vpn-server-config.command';
 
 /** Every manage command; a new one is a file in this folder and a line here. */
 export const commands: ManageCommand[] = [
@@ -22,7 +21,6 @@ export const commands: ManageCommand[] = [
   renewCertsCommand,
   unlockCommand,
   vpnInitCommand,
-  vpnServerConfigCommand,
   reset2faCommand,
   createTokenCommand,
   revokeTokenCommand,

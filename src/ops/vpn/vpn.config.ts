@@ -48,6 +48,12 @@ export class VpnEnv {
   @Matches(/^(off|(\S+\s+){4,5}\S+)$/, { message: 'VPN_CRL_CRON must be a cron expression or "off"' })
   VPN_CRL_CRON: string = '17 3 * * *';
 
+  @IsOptional()
+  @Matches(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9A-Za-z.-]{1,253}):[0-9]{1,5}$|^\/[A-Za-z0-9_./-]{1,200}$/, {
+    message: 'VPN_MANAGEMENT must be host:port (like 127.0.0.1:7505) or the absolute path of a unix socket',
+  })
+  VPN_MANAGEMENT?: string;
+
   @IsBoolean({ message: 'VPN_SELF_SERVICE must be true or false' })
   VPN_SELF_SERVICE: boolean = false;
 
@@ -75,6 +81,8 @@ export class VpnConfig {
   readonly selfService: boolean;
   /** A certificate is `expiring` within this many days of notAfter, or a third of its lifetime if longer. */
   readonly certWarnDays: number | null;
+  /** The OpenVPN management interface (host:port or unix socket), or null: connections unknown. */
+  readonly management: string | null;
 
   constructor(env: NodeJS.ProcessEnv | Record<string, string | undefined>, dataDir: string) {
     const e = validateEnv(VpnEnv, env);
@@ -92,5 +100,6 @@ export class VpnConfig {
     this.crlCron = e.VPN_CRL_CRON === 'off' ? null : e.VPN_CRL_CRON;
     this.selfService = e.VPN_SELF_SERVICE;
     this.certWarnDays = e.VPN_CERT_WARN_DAYS ?? null;
+    this.management = e.VPN_MANAGEMENT ?? null;
   }
 }

@@ -102,6 +102,29 @@ export class VpnController {
     return this.vpn.certificates();
   }
 
+  @Get('connections')
+  @ApiOperation({
+    summary: 'Connected clients from the OpenVPN management interface (VPN_MANAGEMENT)',
+    description:
+      '[{name, realAddress, vpnAddress, bytesIn, bytesOut, connectedSince, clientId}]; 503 with the reason when the interface is not configured or unreachable',
+  })
+  @ApiErrors(503)
+  connections() {
+    return this.vpn.connections();
+  }
+
+  @Delete('connections/:name')
+  @ApiOperation({
+    summary:
+      'Disconnects the client (management `client-kill <cid> HALT` for each of its sessions); 404 when not connected',
+  })
+  @ApiNoContentResponse()
+  @ApiErrors(400, 404, 503)
+  @HttpCode(204)
+  async disconnect(@Param('name') name: string, @CurrentUser() user: User): Promise<void> {
+    await this.vpn.disconnect(name, user.username);
+  }
+
   @Get('audit')
   @ApiOperation({ summary: 'Who did what to which client, when, with what outcome (latest 200)' })
   audit() {

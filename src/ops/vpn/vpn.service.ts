@@ -12,6 +12,7 @@ import { VpnAudit, VpnClientMeta, VpnDownloadLink } from './vpn-audit.entity';
 import { VpnConfig } from './vpn.config';
 import { CLIENT_NAME, SERVER_URL, VpnClientCert, VpnRunner } from './vpn-runner';
 import { VpnError } from './vpn.exception';
+import { parseManagementTarget, VpnConnection, VpnManagement } from './vpn-management';
 
 const DAY = 86_400_000;
 /** A one-time link's lifetime (the issue's 24 h). */
@@ -72,6 +73,7 @@ export class VpnService implements OnModuleInit {
   private readonly logger = new Logger('Vpn');
   private queue: Promise<unknown> = Promise.resolve();
   private healthCache: { at: number; value: ComponentHealth } | null = null;
+  private management: VpnManagement | null = null;
 
   constructor(
     private readonly config: VpnConfig,
@@ -88,6 +90,29 @@ export class VpnService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
+    const target = this.config.management ? parseManagementTarget(this.config.management) : null;
+    if (target) this.management = new VpnManagement(target, Math.min(this.config.timeoutMs, 5000));
+    this.metrics.gauge(
+      'live_vpn_connected_clients',
+      'Clients connected to OpenVPN (management interface)',
+      [],
+      async (set) => {
+        const list = await this.management?.connections().catch(() => null);
+        if (list) set(list.length);
+      },
+    );
+    this.metrics.gauge(
+      'live_vpn_client_bytes',
+      'Bytes through each connected VPN client since it connected',
+      ['client', 'direction'],
+      async (set) => {
+        const list = await this.management?.connections().catch(() => null);
+        for (const c of list ?? []) {
+          set(c.bytesIn, { client: c.name, direction: 'in' });
+          set(c.bytesOut, { client: c.name, direction: 'out' });
+        }
+      },
+    );
     this.health.register({ name: 'vpn', critical: false, check: () => this.healthCheck() });
     // Read at scrape time; a PKI that cannot be read (not initialised, docker down) reports nothing.
     this.metrics.gauge('live_vpn_clients', 'VPN client certificates by status', ['status'], async (set) => {
@@ -385,6 +410,7 @@ export class VpnService implements OnModuleInit {
         revokedAt: Date.now(),
       });
     });
+    await this.disconnectRevoked(name);
     this.healthCache = null;
   }
 
@@ -396,6 +422,7 @@ export class VpnService implements OnModuleInit {
         await this.runner.renewClient(name);
         return (await this.runner.listClients()).find((c) => c.name === name);
       });
+      await this.disconnectRevoked(name);
       const meta = await this.meta.findOneBy({ name });
       return this.view(
         cert ?? { name, status: 'VALID', notBefore: null, notAfter: null },
@@ -463,6 +490,46 @@ export class VpnService implements OnModuleInit {
     this.logger.log({ event: 'vpn_expiry_checked', certificates: certs.length, due: due.map((c) => c.name) });
     this.healthCache = null;
     return certs;
+  }
+
+  private requireManagement(): VpnManagement {
+    if (!this.management)
+      throw new VpnError(
+        'unavailable',
+        'the OpenVPN management interface is not configured (set VPN_MANAGEMENT, like 127.0.0.1:7505)',
+      );
+    return this.management;
+  }
+
+  /** Who is connected now: OpenVPN's own list (`status 3`). 503 with the reason when it cannot be asked. */
+  connections(): Promise<VpnConnection[]> {
+    return this.requireManagement().connections();
+  }
+
+  /** Disconnects every session of a client (`kill <cn>`); 404 when it is not connected. Audited. */
+  async disconnect(nameInput: unknown, actor: string): Promise<void> {
+    const name = this.validateName(nameInput);
+    const management = this.requireManagement();
+    await this.operation(actor, 'disconnect', name, async () => {
+      if (!(await management.kill(name)))
+        throw new VpnError('not_found', `client "${name}" is not connected`);
+    });
+  }
+
+  /** After a revocation: OpenVPN checks the CRL only at the next handshake, so end the open session now. */
+  private async disconnectRevoked(name: string): Promise<void> {
+    if (!this.management) return;
+    try {
+      const killed = await this.management.kill(name);
+      if (killed > 0)
+        this.logger.log({ event: 'vpn_revoked_client_disconnected', client: name, sessions: killed });
+    } catch (err) {
+      this.logger.warn({
+        event: 'vpn_disconnect_after_revoke_failed',
+        client: name,
+        error: (err as Error).message,
+      });
+    }
   }
 
   async auditLog(limit = 200): Promise<Array<Omit<VpnAudit, 'at'> & { at: string }>> {
