@@ -10,6 +10,7 @@ import { reset2faCommand } from './reset-2fa.command';
 import { createTokenCommand, revokeTokenCommand } from './tokens.command';
 import { unlockCommand } from './unlock.command';
 import { vpnInitCommand } from './vpn-init.command';
+import { vpnServerConfigCommand } from './vpn-server-config.command';
 
 /** Every manage command; a new one is a file in this folder and a line here. */
 export const commands: ManageCommand[] = [
@@ -21,6 +22,7 @@ export const commands: ManageCommand[] = [
   renewCertsCommand,
   unlockCommand,
   vpnInitCommand,
+  vpnServerConfigCommand,
   reset2faCommand,
   createTokenCommand,
   revokeTokenCommand,
