@@ -43,7 +43,10 @@ export class RoomEnforcer implements OnModuleInit {
         this.sanction(event);
         return;
       case 'kick':
-        this.chat.closeSockets({ userId: event.user, room: event.room }, closeWith(CLOSE.kicked, event.reason));
+        this.chat.closeSockets(
+          { userId: event.user, room: event.room },
+          closeWith(CLOSE.kicked, event.reason),
+        );
         return;
       case 'deleted':
         this.deleted(event.room, event.id);
@@ -63,7 +66,10 @@ export class RoomEnforcer implements OnModuleInit {
     if (event.kind === 'ban') {
       // ModerationService never bans a moderator of the room: all of the user's sockets there go.
       if (!event.lifted)
-        this.chat.closeSockets({ userId: event.user, room: event.room }, closeWith(CLOSE.banned, event.reason));
+        this.chat.closeSockets(
+          { userId: event.user, room: event.room },
+          closeWith(CLOSE.banned, event.reason),
+        );
       return;
     }
     for (const c of this.socketsOf(event.room, event.user)) {
