@@ -156,7 +156,7 @@ const enabled = acmeToolsAvailable() && nginxAvailable();
       LOGIN_MAX_FAILURES: '3',
       CERTBOT_SERVER: pebble.directoryUrl,
       CERTBOT_DEPLOY_HOOK: join(ROOT, 'deploy', 'nginx', 'deploy-hook.sh'),
-      ACME_HOOK_COMMAND: [process.execPath, ...entryPoint('manage/main')].join(' '),
+      ACME_HOOK_COMMAND: [process.execPath, ...entryPoint('ops/certs/acme-hook.main')].join(' '),
       CERT_RENEW_CRON: 'off',
       VPN_CRL_CRON: 'off',
       // What certbot and the deploy hook read (inherited by live's children).
