@@ -84,6 +84,14 @@ describeVpn.each(databaseVariants())(
       expect(owners).toEqual({ 'ann-laptop': 'ann', 'ann-phone': 'ann', 'ben-laptop': 'ben', printer: null });
       const ofAnn = await as(staff, http().get(`/admin/users/${annId}/vpn-clients`)).expect(200);
       expect(ofAnn.body.map((c: { name: string }) => c.name).sort()).toEqual(['ann-laptop', 'ann-phone']);
+      // The user's own page lists them too.
+      const page = await as(staff, http().get(`/admin/users/${annId}`)).expect(200);
+      expect(page.body.username).toBe('ann');
+      expect(page.body.vpnClients.map((c: { name: string }) => c.name).sort()).toEqual([
+        'ann-laptop',
+        'ann-phone',
+      ]);
+      expect(page.body.unavailable).toBeUndefined();
     });
 
     it('an unknown or malformed owner is a 400 saying so, and no certificate is made', async () => {

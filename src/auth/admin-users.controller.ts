@@ -20,6 +20,7 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
+import { AdminUserDetails } from './admin-user-details';
 import { CurrentUser } from './current-user.decorator';
 import { StaffGuard } from './guards';
 import { SessionStore } from './session.store';
@@ -40,6 +41,7 @@ export class AdminUsersController {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionStore,
+    private readonly details: AdminUserDetails,
   ) {}
 
   @Get()
@@ -51,11 +53,17 @@ export class AdminUsersController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One user' })
+  @ApiOperation({
+    summary: 'One user, with what other features hold of theirs',
+    description:
+      '`vpnClients`: the VPN clients the user owns (as GET /admin/users/:id/vpn-clients); null, with ' +
+      '`unavailable.vpnClients` saying why, when the VPN cannot be read.',
+  })
   @ApiOkResponse({ type: AdminUserDoc })
   @ApiErrors(400, 404)
-  async get(@Param('id', idPipe) id: number): Promise<AdminUserView> {
-    return toAdminView(await this.users.get(id));
+  async get(@Param('id', idPipe) id: number): Promise<AdminUserView & Record<string, unknown>> {
+    const user = toAdminView(await this.users.get(id));
+    return { ...user, ...(await this.details.of(id)) };
   }
 
   @Post()

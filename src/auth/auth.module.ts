@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CommandRunner } from '../common/command-runner';
 import { AppConfig } from '../config/app.config';
 import { MetricsService } from '../metrics/metrics.service';
+import { AdminUserDetails } from './admin-user-details';
 import { AdminUsersController } from './admin-users.controller';
 import { AuthController } from './auth.controller';
 import { CsrfGuard } from './csrf';
@@ -60,10 +61,11 @@ import { UsersService } from './users.service';
     LocalStrategy,
     SessionPurgeJob,
     ApiTokenStore,
+    AdminUserDetails,
     { provide: APP_GUARD, useClass: CsrfGuard },
     { provide: APP_GUARD, useClass: TokenScopeGuard },
   ],
-  exports: [SessionStore, SessionEvents, UsersService, LoginThrottle, ApiTokenStore],
+  exports: [SessionStore, SessionEvents, UsersService, LoginThrottle, ApiTokenStore, AdminUserDetails],
 })
 export class AuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

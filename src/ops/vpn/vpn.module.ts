@@ -1,5 +1,6 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AdminUserDetails } from '../../auth/admin-user-details';
 import { AuthModule } from '../../auth/auth.module';
 import { CommandRunner } from '../../common/command-runner';
 import { DockerVpnRunner } from './docker-vpn.runner';
@@ -31,4 +32,14 @@ import { OffboardingService } from './offboarding.service';
   ],
   exports: [VpnService, VpnCrlJob, VpnRunner],
 })
-export class VpnModule {}
+export class VpnModule implements OnModuleInit {
+  constructor(
+    private readonly details: AdminUserDetails,
+    private readonly vpn: VpnService,
+  ) {}
+
+  /** GET /admin/users/:id shows the VPN clients the user owns. */
+  onModuleInit(): void {
+    this.details.register('vpnClients', (userId) => this.vpn.listOwnedBy(userId));
+  }
+}
