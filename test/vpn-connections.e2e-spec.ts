@@ -224,7 +224,8 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
     await page.screenshot({ path: join(ARTIFACTS, 'vpn-connections.png'), fullPage: true });
     await row.getByRole('button', { name: 'Disconnect fay-laptop' }).click();
     await page.locator('#confirm-dialog').getByRole('button', { name: 'Disconnect' }).click();
-    await page.locator('#vpn-no-connections').waitFor({ timeout: 10_000 });
+    // The server drops the halted client's instance within its keepalive; the page polls every 5 s.
+    await page.locator('#vpn-no-connections').waitFor({ timeout: 30_000 });
     expect(await page.locator('#flash').textContent()).toBe('fay-laptop disconnected.');
     await waitFor(
       laptop,
