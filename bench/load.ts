@@ -6,6 +6,9 @@
  * A message's text is `B<room>:<sender>:<seq>:<sent µs>`; the send time comes from
  * performance.now() (a monotonic hrtime clock) of this same process, so latency needs no clock sync.
  * The server echoes it as `<name> B…`; the sender's own copy closes its in-flight slot.
+ *
+ * `protocol: 'socketio'` speaks Engine.IO v4 / Socket.IO v4 over the same `ws` clients (the room in
+ * the handshake query, texts as `message` events), so the load generator costs the same per frame.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +46,12 @@ export interface LoadOptions {
   sideLoad?: { delayMs: number; run: () => Promise<Record<string, unknown>> };
   /** Extra headers for every socket (a session cookie, an Origin). */
   headers?: Record<string, string>;
+  /**
+   * `plain` (default): `/chat/<room>/`, one text frame per message. `socketio`:
+   * `/socket.io/?EIO=4&transport=websocket&room=<room>`, Engine.IO v4 framing (`0` open → `40`
+   * connect, `2` ping → `3` pong), messages as `42["message","<text>"]` both ways.
+   */
+  protocol?: 'plain' | 'socketio';
 }
 
 export interface LatencyStats {
@@ -88,6 +97,8 @@ export interface LoadResult {
 
 interface Client {
   ws: WebSocket;
+  /** Sends one chat text in the target's framing (chosen once, when the client is created). */
+  send: (text: string) => void;
   room: number;
   /** Index among the room's senders, or -1. */
   sender: number;
@@ -163,14 +174,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const pump = (c: Client) => {
     if (c.sender < 0 || o.ratePerSender) return;
     while (c.inFlight < o.window && c.nextSeq < M && c.ws.readyState === WebSocket.OPEN) {
-      c.ws.send(`B${c.room}:${c.sender}:${c.nextSeq++}:${nowMicros()}`);
+      c.send(`B${c.room}:${c.sender}:${c.nextSeq++}:${nowMicros()}`);
       c.inFlight++;
       sent++;
     }
   };
 
-  const onMessage = (c: Client, data: Buffer) => {
-    const text = data.toString('utf8');
+  const onMessage = (c: Client, text: string) => {
     if (!c.welcomed) {
       c.welcomed = true;
       return;
@@ -207,13 +217,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const connectOne = (room: number, index: number, urlIndex: number): Promise<Client> =>
     new Promise((resolve, reject) => {
       const base = o.urls[urlIndex % o.urls.length].replace(/\/+$/, '');
-      const ws = new WebSocket(`${base}/chat/${o.roomPrefix}-${room}/`, {
+      const socketio = o.protocol === 'socketio';
+      const url = socketio
+        ? `${base}/socket.io/?EIO=4&transport=websocket&room=${o.roomPrefix}-${room}`
+        : `${base}/chat/${o.roomPrefix}-${room}/`;
+      const ws = new WebSocket(url, {
         headers: o.headers,
         perMessageDeflate: false,
         handshakeTimeout: o.connectTimeoutMs,
       });
       const c: Client = {
         ws,
+        send: socketio
+          ? (text) => ws.send('42' + JSON.stringify(['message', text]))
+          : (text) => ws.send(text),
         room,
         sender: index < S ? index : -1,
         welcomed: false,
@@ -225,14 +242,41 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         ws.terminate();
         reject(new Error(`no welcome within ${o.connectTimeoutMs} ms`));
       }, o.connectTimeoutMs);
-      ws.on('message', (data: Buffer) => {
-        const first = !c.welcomed;
-        onMessage(c, data);
-        if (first) {
-          clearTimeout(timer);
-          resolve(c);
-        }
-      });
+      const welcomed = () => {
+        clearTimeout(timer);
+        resolve(c);
+      };
+      if (!socketio)
+        ws.on('message', (data: Buffer) => {
+          const first = !c.welcomed;
+          onMessage(c, data.toString('utf8'));
+          if (first) welcomed();
+        });
+      else
+        ws.on('message', (data: Buffer) => {
+          // Engine.IO packet type, then Socket.IO packet type: only `42` (an event) is parsed.
+          const frame = data.toString('utf8');
+          const engine = frame.charCodeAt(0);
+          if (engine === 0x34 /* 4 message */) {
+            const kind = frame.charCodeAt(1);
+            if (kind === 0x32 /* 2 event */) {
+              const event = JSON.parse(frame.slice(2)) as unknown;
+              if (Array.isArray(event) && event[0] === 'message' && typeof event[1] === 'string') {
+                const first = !c.welcomed;
+                onMessage(c, event[1]);
+                if (first) welcomed();
+                return;
+              }
+            } else if (kind === 0x30 /* 0 connected */) return;
+          } else if (engine === 0x32 /* 2 ping */) {
+            ws.send('3');
+            return;
+          } else if (engine === 0x30 /* 0 open */) {
+            ws.send('40');
+            return;
+          }
+          otherFrames++;
+        });
       ws.on('close', (code: number) => {
         clearTimeout(timer);
         if (!finishing) closedByServer[code] = (closedByServer[code] ?? 0) + 1;
@@ -321,7 +365,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const start = setTimeout(() => {
           const tick = () => {
             if (c.nextSeq >= M || c.ws.readyState !== WebSocket.OPEN) return clearInterval(iv);
-            c.ws.send(`B${c.room}:${c.sender}:${c.nextSeq++}:${nowMicros()}`);
+            c.send(`B${c.room}:${c.sender}:${c.nextSeq++}:${nowMicros()}`);
             sent++;
           };
           const iv = setInterval(tick, period);

@@ -22,7 +22,8 @@ import {
 
 const USAGE = `usage: npm run bench -- [options]
   --scenario a,b,c,d,login   scenarios to run (default: all)
-  --targets live,live-redis-x2,baseline,django,django-redis   (default: all available;
+  --targets live,live-redis-x2,baseline,socketio,socketio-redis-x2,django,django-redis
+                             (default: all available;
                              also baseline-cork: raw ws with write coalescing, an experiment)
   --runs N                   runs per scenario and target; the table shows medians (default 3)
   --quick                    small sizes: a smoke test of the tool
@@ -237,7 +238,7 @@ function ratioLines(rows: Summary[]): string[] {
   for (const s of ['a', 'b', 'c', 'd']) {
     const live = get(s, 'live');
     if (!live) continue;
-    for (const ref of ['baseline', 'django', 'django-redis']) {
+    for (const ref of ['baseline', 'socketio', 'django', 'django-redis']) {
       const o = get(s, ref);
       if (!o) continue;
       const parts =
@@ -256,6 +257,11 @@ function ratioLines(rows: Summary[]): string[] {
     if (redis && s !== 'c')
       lines.push(
         `(${s}) live-redis-x2 / live: deliveries/s ${fx(ratio(redis.deliveriesPerSec, live.deliveriesPerSec))}×`,
+      );
+    const sioRedis = get(s, 'socketio-redis-x2');
+    if (redis && sioRedis && (s === 'a' || s === 'b'))
+      lines.push(
+        `(${s}) live-redis-x2 / socketio-redis-x2: deliveries/s ${fx(ratio(redis.deliveriesPerSec, sioRedis.deliveriesPerSec))}×`,
       );
   }
   return lines;
@@ -503,6 +509,7 @@ async function main(): Promise<void> {
               ...scenario.quick,
               urls: running.urls,
               pids: running.pids,
+              protocol: running.protocol,
               headers,
               ...(logins
                 ? {
@@ -530,6 +537,7 @@ async function main(): Promise<void> {
             ...load,
             urls: running.urls,
             pids: running.pids,
+            protocol: running.protocol,
             headers,
             ...(logins && fire ? { sideLoad: { delayMs: logins.delayMs, run: fire } } : {}),
           });

@@ -1,7 +1,8 @@
 /**
  * The servers under test, each started as a real child process on a free loopback port and
  * stopped after the run: live (in-memory layer), live ×2 on Redis + PostgreSQL, the raw `ws`
- * baseline, and the Django Channels reference peer when it is installed.
+ * baseline, Socket.IO (one process, and two on its Redis adapter), and the Django Channels reference
+ * peer when it is installed.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,8 @@ export interface RunningTarget {
   /** HTTP base of the first instance (logins). */
   httpUrl: string;
   pids: number[];
+  /** How the load generator speaks to it (runLoad's `protocol`); `plain` when unset. */
+  protocol?: 'plain' | 'socketio';
   stop(): Promise<void>;
 }
 
@@ -363,6 +366,75 @@ function baselineTarget(cork: boolean): Target {
 
 export const baseline = baselineTarget(false);
 
+function redisAnswers(): boolean {
+  const redis = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { timeout: 3000 });
+  return redis.stdout?.toString().trim() === 'PONG';
+}
+
+function socketioUnavailable(redis: boolean): string | null {
+  const packages = redis ? ['socket.io', '@socket.io/redis-adapter'] : ['socket.io'];
+  for (const p of packages) {
+    try {
+      require.resolve(p, { paths: [ROOT] });
+    } catch {
+      return `${p} is not installed (npm install)`;
+    }
+  }
+  if (redis && !redisAnswers()) return 'Redis does not answer on 127.0.0.1:6379';
+  return null;
+}
+
+/**
+ * Socket.IO v4 as a Node developer would deploy it (bench/socketio-server.ts): one process, or two
+ * sharing rooms through @socket.io/redis-adapter under a unique key prefix, deleted after.
+ */
+function socketioTarget(redis: boolean): Target {
+  return {
+    name: redis ? 'socketio-redis-x2' : 'socketio',
+    unavailable: () => socketioUnavailable(redis),
+    async start() {
+      const prefix = `sio_bench_${randomBytes(5).toString('hex')}`;
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS;
+      const children: Child[] = [];
+      const cleanup = async () => {
+        for (const c of children) await stopChild(c);
+        if (redis) await deleteRedisKeys(prefix).catch(() => undefined);
+      };
+      const ports: number[] = [];
+      try {
+        for (let i = 0; i < (redis ? 2 : 1); i++) {
+          const port = await freePort();
+          const child = launch(
+            process.execPath,
+            [
+              '-r',
+              'ts-node/register/transpile-only',
+              'bench/socketio-server.ts',
+              String(port),
+              ...(redis ? ['--redis', REDIS_URL, '--prefix', prefix] : []),
+            ],
+            env,
+          );
+          children.push(child);
+          await waitReady(child, port, redis ? `socketio-redis #${i}` : 'socketio');
+          ports.push(port);
+        }
+      } catch (err) {
+        await cleanup();
+        throw err;
+      }
+      return {
+        urls: ports.map((p) => `ws://127.0.0.1:${p}`),
+        httpUrl: `http://127.0.0.1:${ports[0]}`,
+        pids: children.map((c) => c.proc.pid as number),
+        protocol: 'socketio',
+        stop: cleanup,
+      };
+    },
+  };
+}
+
 function djangoUnavailable(layer: 'inmemory' | 'redis'): string | null {
   if (!existsSync(DJANGO_PEER)) return `${DJANGO_PEER} does not exist`;
   const modules = layer === 'redis' ? 'channels, daphne, channels_redis' : 'channels, daphne';
@@ -403,6 +475,8 @@ export const TARGETS: Target[] = [
   liveInMemory,
   liveRedis,
   baseline,
+  socketioTarget(false),
+  socketioTarget(true),
   djangoTarget('inmemory'),
   djangoTarget('redis'),
 ];
