@@ -8,6 +8,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load';
+import { runScale, type ScaleResult } from './scale';
 import { loginBurst, sessionCookie, startLoginBurstProcess } from './login-burst';
 import { SCENARIOS, type Scenario } from './scenarios';
 import {
@@ -21,7 +22,9 @@ import {
 } from './targets';
 
 const USAGE = `usage: npm run bench -- [options]
-  --scenario a,b,c,d,login   scenarios to run (default: all)
+  --scenario a,b,c,d,login,e scenarios to run (default: all); e: 100,000+ sockets (bench/scale.ts)
+  --scale-sockets N          (e) with at most N sockets (the small rooms are cut; default: all that
+                             the open-file limit allows)
   --targets live,live-redis-x2,baseline,socketio,socketio-redis-x2,django,django-redis
                              (default: all available;
                              also baseline-cork: raw ws with write coalescing, an experiment)
@@ -50,6 +53,8 @@ interface RunRecord {
   run: number;
   result?: LoadResult;
   error?: string;
+  /** Scenario (e): the layout and the per-socket costs its phases share. */
+  scale?: Omit<ScaleResult, 'parts'>;
 }
 
 interface Summary {
@@ -348,6 +353,55 @@ function writeResults(
   writeFileSync(path, md);
 }
 
+/**
+ * Scenario (e): its own target start (one per run, as for the others), bench/scale.ts's forked load
+ * generators, and one record per broadcast phase.
+ */
+async function runScaleScenario(
+  scenario: Scenario,
+  target: Target,
+  run: number,
+  o: { quick: boolean; loggedIn: boolean; maxSockets?: number; cpuProfDir?: string },
+): Promise<RunRecord[]> {
+  const scale = scenario.scale;
+  if (!scale) return [];
+  let running: RunningTarget | undefined;
+  try {
+    const live = target.name.startsWith('live');
+    running = await target.start({
+      passwordIterations: 1_000_000,
+      withUser: o.loggedIn && live,
+      cpuProfDir: o.cpuProfDir,
+    });
+    const headers =
+      o.loggedIn && live
+        ? { cookie: await sessionCookie(running.httpUrl, BENCH_USER.username, BENCH_USER.password) }
+        : undefined;
+    const result = await runScale(o.quick ? scale.quick : scale.full, {
+      urls: running.urls,
+      pids: running.pids,
+      headers,
+      protocol: (running as { protocol?: 'plain' | 'socketio' }).protocol,
+      maxSockets: o.maxSockets,
+    });
+    const { parts, ...shared } = result;
+    return scale.parts
+      .filter((part) => parts[part])
+      .map((part) => ({ scenario: part, target: target.name, run, result: parts[part], scale: shared }));
+  } catch (err) {
+    return scale.parts.map((part) => ({
+      scenario: part,
+      target: target.name,
+      run,
+      error: (err as Error).message,
+    }));
+  } finally {
+    await running
+      ?.stop()
+      .catch((err: Error) => console.error(`bench: stopping ${target.name}: ${err.message}`));
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -359,6 +413,7 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       pid: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'scale-sockets': { type: 'string' },
       out: { type: 'string' },
       'live-env': { type: 'string' },
       results: { type: 'string' },
@@ -434,8 +489,14 @@ async function main(): Promise<void> {
 
   const limit = fdLimit();
   const maxSockets = Math.max(
-    ...scenarios.map((s) => (values.quick ? s.quick : s.full)).map((l) => l.rooms * l.clientsPerRoom),
+    ...scenarios
+      .filter((s) => !s.scale)
+      .map((s) => (values.quick ? s.quick : s.full))
+      .map((l) => l.rooms * l.clientsPerRoom),
   );
+  const scaleSockets = values['scale-sockets'] ? Number(values['scale-sockets']) : undefined;
+  if (scaleSockets !== undefined && (!Number.isInteger(scaleSockets) || scaleSockets < 1000))
+    throw new Error('--scale-sockets must be an integer ≥ 1000');
   if (limit < maxSockets + 500)
     console.error(
       `bench: the open-file limit is ${limit}, below the ${maxSockets} sockets of a scenario: raise it (ulimit -n ${maxSockets + 1000})`,
@@ -482,6 +543,21 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       const load = values.quick ? scenario.quick : scenario.full;
       for (const target of targets) {
+        if (scenario.scale) {
+          if (!scenario.scale.targets.includes(target.name) && !values.url) continue;
+          for (const record of await runScaleScenario(scenario, target, run, {
+            quick: values.quick,
+            loggedIn: values['logged-in'],
+            maxSockets: scaleSockets,
+            cpuProfDir: values['cpu-prof'] ? resolve(ROOT, 'bench/profiles', scenario.id) : undefined,
+          })) {
+            records.push(record);
+            const line = JSON.stringify(record);
+            console.log(line);
+            if (outFile) appendFileSync(outFile, line + '\n');
+          }
+          continue;
+        }
         if (scenario.logins && !target.name.startsWith('live')) continue;
         if (scenario.logins && values.url) continue;
         const record: RunRecord = { scenario: scenario.id, target: target.name, run };
@@ -567,10 +643,11 @@ async function main(): Promise<void> {
 
   const rows: Summary[] = [];
   for (const s of scenarios)
-    for (const t of targets) {
-      const row = summarize(records, s.id, t.name);
-      if (row) rows.push(row);
-    }
+    for (const id of s.scale?.parts ?? [s.id])
+      for (const t of targets) {
+        const row = summarize(records, id, t.name);
+        if (row) rows.push(row);
+      }
   console.log('\n' + table(rows) + '\n');
   for (const l of ratioLines(rows)) console.log(l);
   if (values.quick) console.log('\n(quick sizes: the targets of the issue apply to full runs only)');

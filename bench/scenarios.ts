@@ -1,4 +1,5 @@
 import type { LoadOptions } from './load';
+import { SCALE_FULL, SCALE_QUICK, type ScaleOptions } from './scale';
 
 export type ScenarioLoad = Omit<LoadOptions, 'urls' | 'pids' | 'sideLoad' | 'headers'>;
 
@@ -15,6 +16,11 @@ export interface Scenario {
    * whose one-off compaction would otherwise land inside the measured run. Same for every target.
    */
   warmup?: { settleMs: number };
+  /**
+   * Run by bench/scale.ts instead of the one-process load generator: its broadcast phases are
+   * reported as rows of their own (`parts`), and only single-instance targets take part.
+   */
+  scale?: { full: ScaleOptions; quick: ScaleOptions; parts: string[]; targets: string[] };
 }
 
 const paced: ScenarioLoad = {
@@ -72,5 +78,19 @@ export const SCENARIOS: Scenario[] = [
     quick: pacedQuick,
     logins: { full: 50, quick: 5, delayMs: 1000 },
     warmup: { settleMs: 10_000 },
+  },
+  {
+    id: 'e',
+    title:
+      '100,000+ sockets on one instance: 1 room of 10,000 and 1,000 rooms of 100 open at once; e1 = the big room broadcasts (4 senders), e2 = every small room does (1 sender each); window 4, about 2,000,000 deliveries per phase',
+    // The one-process generator's shape is unused: bench/scale.ts lays (e) out itself.
+    full: { rooms: 0, clientsPerRoom: 0, sendersPerRoom: 0, messagesPerSender: 0 },
+    quick: { rooms: 0, clientsPerRoom: 0, sendersPerRoom: 0, messagesPerSender: 0 },
+    scale: {
+      full: SCALE_FULL,
+      quick: SCALE_QUICK,
+      parts: ['e1', 'e2'],
+      targets: ['live', 'baseline', 'socketio'],
+    },
   },
 ];
