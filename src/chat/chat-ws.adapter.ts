@@ -110,11 +110,18 @@ export class ChatWsAdapter extends WsAdapter {
       }
       if (socket.destroyed) return answered(CLIENT_GONE);
       req[CHAT_JOIN] = verdict.join;
-      wsServer.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        withCloseReasons(ws);
-        answered(101, ws.protocol || null);
-        wsServer.emit('connection', ws, req);
-      });
+      // ws writes the 101 response and the gateway the welcome within this call: corked, they leave
+      // in one write instead of two (one syscall less per handshake, ~10 % of a connect's CPU).
+      socket.cork();
+      try {
+        wsServer.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+          withCloseReasons(ws);
+          answered(101, ws.protocol || null);
+          wsServer.emit('connection', ws, req);
+        });
+      } finally {
+        socket.uncork();
+      }
     } catch (err) {
       this.log.error({ event: 'upgrade_failed', path: pathOf(req.url), error: (err as Error).message });
       refuse(socket, 500, 'Upgrade failed');
