@@ -70,13 +70,20 @@ describe('pre-framed text frames', () => {
     expect(socket.writableLength).toBeGreaterThan(0); // held in the stream until the turn ends
     await new Promise((r) => setImmediate(r));
     expect(socket.writableCorked).toBe(0);
-    send('next turn');
+    // The turn was busy (a socket written three times): the next one holds first writes too.
+    send('busy turn');
+    expect(socket.writableCorked).toBe(1);
+    await new Promise((r) => setImmediate(r));
     expect(socket.writableCorked).toBe(0);
+    // That turn was quiet (one write): the next first write goes out at once again.
+    send('quiet turn');
+    expect(socket.writableCorked).toBe(0);
+    await new Promise((r) => setImmediate(r));
     await new Promise<void>((resolve) => {
-      const check = () => (received.length >= before + 4 ? resolve() : setTimeout(check, 10));
+      const check = () => (received.length >= before + 5 ? resolve() : setTimeout(check, 10));
       check();
     });
-    expect(received.slice(before)).toEqual(['first', 'second', 'third', 'next turn']);
+    expect(received.slice(before)).toEqual(['first', 'second', 'third', 'busy turn', 'quiet turn']);
   });
 });
 

@@ -56,20 +56,31 @@ export function sendPreframed(ws: WebSocket, framed: Buffer | null, payload: Buf
 }
 
 /**
- * Coalesces a turn's writes per socket. The first write of an event-loop turn to a socket goes out
- * at once (a lone message pays no deferral: at low rates that deferral showed in p99); a second
- * write in the same turn corks the socket, and one setImmediate uncorks every corked socket after
- * all of the turn's I/O callbacks ran. A socket that got k messages in one turn then costs two
- * writes instead of k, which is where a busy room spends its time (the profile is dominated by the
- * write syscalls).
+ * Coalesces a turn's writes per socket. In a quiet turn the first write to a socket goes out at
+ * once (a lone message pays no deferral: at low rates that deferral showed in p99); a second write
+ * in the same turn corks the socket, and one setImmediate uncorks every corked socket after all of
+ * the turn's I/O callbacks ran. A socket that got k messages in one turn then costs two writes
+ * instead of k, which is where a busy room spends its time (the profile is dominated by the write
+ * syscalls).
+ *
+ * After a busy turn (some socket got more than one write) the next turn holds first writes too, so
+ * such a socket costs one write per turn, not two: under load that halves the syscalls, for both
+ * sides of the socket, and the deferral is bounded by the turn. The first quiet turn (no socket
+ * written twice) ends it.
  */
 export class WriteCoalescer {
   private readonly touched = new Set<Socket>();
   private readonly corked: Socket[] = [];
+  /** Writes in this turn to a socket already written in it. */
+  private repeats = 0;
+  /** The last turn was busy: first writes are held as well. */
+  private busy = false;
   private readonly flush = () => {
     for (const socket of this.corked) socket.uncork();
     this.corked.length = 0;
     this.touched.clear();
+    this.busy = this.repeats > 0;
+    this.repeats = 0;
   };
 
   /** Uncorks every held socket now (shutdown: the close frames must leave before sockets are cut). */
@@ -84,7 +95,9 @@ export class WriteCoalescer {
     if (!this.touched.has(socket)) {
       if (this.touched.size === 0) setImmediate(this.flush);
       this.touched.add(socket);
-      return;
+      if (!this.busy) return;
+    } else {
+      this.repeats++;
     }
     if (socket.writableCorked > 0) return;
     socket.cork();

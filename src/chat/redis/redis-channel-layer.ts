@@ -45,6 +45,8 @@ export class RedisChannelLayer extends ChannelLayer {
   readonly origin = randomUUID();
   private readonly groups = new Set<string>();
   private readonly publisher: PubSubLink;
+  /** `{"o":"<origin>"`: how each envelope this instance publishes starts (see isOwnEcho). */
+  private readonly ownPrefix: Buffer;
   private readonly subscriber: PubSubLink;
   private readonly barrier: RedisFlushBarrier;
   private listener: GroupListener = () => undefined;
@@ -71,6 +73,7 @@ export class RedisChannelLayer extends ChannelLayer {
       this.reportDropped();
       this.publishHeldControl();
     });
+    this.ownPrefix = Buffer.from(JSON.stringify({ o: this.origin }).slice(0, -1));
     this.barrier = new RedisFlushBarrier(this.names, this.origin, this.publisher, this.logger);
     // Subscriptions are ours to restore: on every (re)connect, subscribe to the current groups.
     this.subscriber = open(url, 'subscriber', () => this.resubscribe());
@@ -212,6 +215,8 @@ export class RedisChannelLayer extends ChannelLayer {
     }
     const group = this.names.roomOf(name);
     if (group === null || !this.groups.has(group)) return;
+    // This instance's own publish, back from Redis: delivered here already, not worth parsing.
+    if (this.isOwnEcho(payload)) return;
     let envelope: Envelope;
     try {
       envelope = JSON.parse(payload.toString('utf8')) as Envelope;
@@ -228,6 +233,14 @@ export class RedisChannelLayer extends ChannelLayer {
     }
     if (kind === 'message' && typeof envelope.s === 'number') this.countMissed(group, envelope.o, envelope.s);
     this.listener(group, envelope.e);
+  }
+
+  /** Whether an envelope starts as this instance's do (`{"o":"<its origin>"`): a byte compare, no parse. */
+  private isOwnEcho(payload: Buffer): boolean {
+    const prefix = this.ownPrefix;
+    return (
+      payload.length > prefix.length && payload.compare(prefix, 0, prefix.length, 0, prefix.length) === 0
+    );
   }
 
   private nextSeq(group: string): number {
