@@ -72,7 +72,12 @@ describe('RedisChannelLayer', () => {
       await settled();
       expect(b.received.map(([, e]) => (e.kind === 'message' ? e.message.id : 0))).toEqual([1, 4]);
       jest.advanceTimersByTime(1000);
-      expect(warn).toHaveBeenCalledWith({ event: 'redis_messages_missed', count: 2, rooms: 1 });
+      expect(warn).toHaveBeenCalledWith({
+        event: 'redis_messages_missed',
+        count: 2,
+        rooms: 1,
+        lateDropped: 0,
+      });
       // Leaving the room forgets the numbers: what was sent meanwhile is not missed.
       await b.layer.groupDiscard('lobby');
       a.layer.groupSend('lobby', message(5));
@@ -83,6 +88,38 @@ describe('RedisChannelLayer', () => {
       expect(
         warn.mock.calls.filter(([f]) => (f as { event?: string }).event === 'redis_messages_missed'),
       ).toHaveLength(1);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('never delivers a message after a later one of the same instance: it is dropped, and was counted missed by its gap', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const b = instance();
+      await settle();
+      await b.layer.groupAdd('lobby');
+      // Another instance's publishes as a Redis Cluster failover can reorder them: 1, 3, then 2
+      // (redirected by MOVED and re-sent after 3 went straight to the new master), then 4.
+      const envelope = (n: number) =>
+        JSON.stringify({
+          o: 'other-instance',
+          e: {
+            kind: 'message',
+            message: { id: n, room: 'lobby', user: null, name: 'x', text: `m${n}`, ts: '' },
+          },
+          s: n,
+        });
+      for (const n of [1, 3, 2, 4]) redis.publish(`${PREFIX}:chat:lobby`, envelope(n));
+      await settled();
+      expect(b.received.map(([, e]) => (e.kind === 'message' ? e.message.id : 0))).toEqual([1, 3, 4]);
+      jest.advanceTimersByTime(1000);
+      expect(warn).toHaveBeenCalledWith({
+        event: 'redis_messages_missed',
+        count: 1,
+        rooms: 1,
+        lateDropped: 1,
+      });
     } finally {
       jest.useRealTimers();
     }

@@ -56,6 +56,8 @@ export class RedisChannelLayer extends ChannelLayer {
   /** The last number received, per room held here and origin. */
   private readonly receivedSeq = new Map<string, Map<string, number>>();
   private missed = 0;
+  /** Messages that arrived after a later one of their origin, dropped (see inOrder). */
+  private late = 0;
   private readonly missedRooms = new Set<string>();
   private missedReport: NodeJS.Timeout | null = null;
   private readonly moderationChannel: string;
@@ -231,7 +233,8 @@ export class RedisChannelLayer extends ChannelLayer {
       this.logger.warn({ event: 'redis_bad_payload', group });
       return;
     }
-    if (kind === 'message' && typeof envelope.s === 'number') this.countMissed(group, envelope.o, envelope.s);
+    if (kind === 'message' && typeof envelope.s === 'number' && !this.inOrder(group, envelope.o, envelope.s))
+      return;
     this.listener(group, envelope.e);
   }
 
@@ -250,24 +253,49 @@ export class RedisChannelLayer extends ChannelLayer {
     return seq;
   }
 
-  /** A skipped number is a message of that origin this instance never got: counted and logged. */
-  private countMissed(group: string, origin: string, seq: number): void {
+  /**
+   * Whether a message of `origin` may be delivered: the next number, or a later one (a skipped
+   * number is a message this instance never got: counted and logged). One that comes after a later
+   * one is dropped, not delivered out of order: on a Redis Cluster, a publish that meets a failover
+   * is redirected (MOVED) and re-sent by ioredis, and may reach Redis after the next publish went
+   * straight to the new master. It was already counted missed by the gap it left, so the count stays
+   * exact: missed = not delivered. Number 1 after higher ones is the origin's numbering starting
+   * over (MAX_NUMBERED_ROOMS), not a late message.
+   */
+  private inOrder(group: string, origin: string, seq: number): boolean {
     let origins = this.receivedSeq.get(group);
     if (!origins) this.receivedSeq.set(group, (origins = new Map()));
     const last = origins.get(origin);
+    if (last !== undefined && seq <= last && seq !== 1) {
+      this.late++;
+      this.scheduleMissedReport();
+      return false;
+    }
     origins.set(origin, seq);
-    if (last === undefined || seq <= last + 1) return; // the first heard, the next, or a restart
+    if (last === undefined || seq <= last + 1) return true; // the first heard, the next, or a restart
     this.missed += seq - last - 1;
     this.missedRooms.add(group);
+    this.scheduleMissedReport();
+    return true;
+  }
+
+  private scheduleMissedReport(): void {
     this.missedReport ??= setTimeout(() => this.reportMissed(), MISSED_REPORT_MS);
     this.missedReport.unref();
   }
 
   private reportMissed(): void {
     this.missedReport = null;
-    if (this.missed === 0) return;
-    this.logger.warn({ event: 'redis_messages_missed', count: this.missed, rooms: this.missedRooms.size });
+    if (this.missed === 0 && this.late === 0) return;
+    this.logger.warn({
+      event: 'redis_messages_missed',
+      count: this.missed,
+      rooms: this.missedRooms.size,
+      // Arrived after a later message of the same instance, and dropped (already in an earlier count).
+      lateDropped: this.late,
+    });
     this.missed = 0;
+    this.late = 0;
     this.missedRooms.clear();
   }
 
