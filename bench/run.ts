@@ -234,13 +234,28 @@ function checks(rows: Summary[]): Check[] {
   add('(c) connect rate ≥ 0.8× baseline', cr, (v) => v >= 0.8, `${fx(cr)}×`);
   const lr = ratio(get('login', 'live')?.p99, get('d', 'live')?.p99);
   add('login burst raises (d) p99 ≤ 2×', lr, (v) => v <= 2, `${fx(lr)}×`);
+  // Issue 23.
+  for (const s of ['a', 'b']) {
+    const r = ratio(get(s, 'live-redis-x2')?.deliveriesPerSec, get(s, 'live')?.deliveriesPerSec);
+    add(`(${s}) Redis ×2 deliveries/s ≥ 0.8× in-memory (issue 23)`, r, (v) => v >= 0.8, `${fx(r)}×`);
+  }
+  const e = get('e1', 'live');
+  const eHeld = e ? e.connections : NaN;
+  add(
+    '(e) sockets held on one instance, 0 connect failures (100,000 asked)',
+    eHeld,
+    (v) => v >= 100_000 && (e?.connectFailures ?? 1) === 0,
+    `${fmt(eHeld)}, ${fmt(e?.connectFailures)} failed`,
+  );
+  const eRss = e?.rssPerConnectionKiB ?? NaN;
+  add('(e) RSS ≤ 8 KiB per socket', eRss, (v) => v <= 8, `${fmt(eRss, 1)} KiB`);
   return out;
 }
 
 function ratioLines(rows: Summary[]): string[] {
   const lines: string[] = [];
   const get = (s: string, t: string) => rows.find((r) => r.scenario === s && r.target === t);
-  for (const s of ['a', 'b', 'c', 'd']) {
+  for (const s of ['a', 'b', 'c', 'd', 'e1', 'e2']) {
     const live = get(s, 'live');
     if (!live) continue;
     for (const ref of ['baseline', 'socketio', 'django', 'django-redis']) {
@@ -291,6 +306,7 @@ function writeResults(
   rows: Summary[],
   scenarios: Scenario[],
   skipped: string[],
+  scaleNotes: string[] = [],
 ): void {
   const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const a = old.indexOf(NOTES_START);
@@ -328,6 +344,7 @@ function writeResults(
     'else is the median of the runs. CPU µs/deliv = server CPU time / deliveries: the figure least',
     'disturbed by other work on the machine.',
     '',
+    ...(scaleNotes.length ? ['Scenario (e) as run here:', '', ...scaleNotes.map((n) => `- ${n}`), ''] : []),
     '## Medians',
     '',
     table(rows),
@@ -336,7 +353,7 @@ function writeResults(
     '',
     ...ratioLines(rows).map((l) => `- ${l}`),
     '',
-    '## Targets of issue 5',
+    '## Targets of the issues (5, 23)',
     '',
     '| target | measured | verdict |',
     '|---|---|---|',
@@ -400,6 +417,32 @@ async function runScaleScenario(
       ?.stop()
       .catch((err: Error) => console.error(`bench: stopping ${target.name}: ${err.message}`));
   }
+}
+
+/** What (e) was, per target: its layout, whether it was cut and why, its per-socket costs. */
+function scaleNotes(records: RunRecord[]): string[] {
+  const byTarget = new Map<string, RunRecord[]>();
+  for (const r of records)
+    if (r.scale && r.scenario === 'e1') byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
+  const notes: string[] = [];
+  for (const [target, runs] of byTarget) {
+    const first = runs[0].scale!;
+    const med = (f: (r: RunRecord) => number | null | undefined) => {
+      const v = runs.map(f).filter((x): x is number => typeof x === 'number');
+      return v.length ? median(v) : NaN;
+    };
+    notes.push(
+      `${target}: ${fmt(first.layout.sockets)} sockets (1 room of ${fmt(first.layout.bigRoom)}, ` +
+        `${first.layout.smallRooms} rooms of ${first.layout.smallRoomSize}) from ${first.layout.workers} ` +
+        `load-generator processes; server CPU per connect ${fmt(med((r) => r.scale?.connectCpuUsPerSocket))} µs, ` +
+        `idle CPU per socket ${fmt(
+          med((r) => r.scale?.idleCpuUsPerSocketSecond),
+          2,
+        )} µs/s` +
+        (first.cut ? `; cut: ${first.cut}` : ''),
+    );
+  }
+  return notes;
 }
 
 async function main(): Promise<void> {
@@ -673,6 +716,7 @@ async function main(): Promise<void> {
       rows,
       scenarios,
       skipped,
+      scaleNotes(records),
     );
     console.log(`\nbench: wrote ${resultsPath}`);
   }

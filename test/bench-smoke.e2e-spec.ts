@@ -2,8 +2,9 @@ import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startBaseline, type BaselineServer } from '../bench/baseline-server';
 import { runLoad, type LoadResult } from '../bench/load';
+import { planLayout, runScale, SCALE_QUICK } from '../bench/scale';
 import { SCENARIOS } from '../bench/scenarios';
-import { LIVE_BENCH_ENV } from '../bench/targets';
+import { LIVE_BENCH_ENV, TARGETS } from '../bench/targets';
 import { startApp, type TestApp } from './support/app';
 
 /** The bench tool, in --quick sizes, against the raw ws baseline and a real in-process live. */
@@ -131,5 +132,65 @@ describe('bench smoke (npm run bench --quick)', () => {
     expect(r.connections).toBe(0);
     expect(r.connectFailures).toBe(2);
     expect(r.firstConnectError).toMatch(/404/);
+  });
+
+  it.each(['baseline', 'live'])(
+    '(e) at quick sizes on %s: forked load generators, one room of 500 and 10 of 50, every message once',
+    async (which) => {
+      const port = which === 'live' ? live.port : baseline.port;
+      const r = await runScale(SCALE_QUICK, { urls: [`ws://127.0.0.1:${port}`], pids: [process.pid] });
+      const sockets = SCALE_QUICK.bigRoom + SCALE_QUICK.smallRooms * SCALE_QUICK.smallRoomSize;
+      expect(r.cut).toBeUndefined();
+      expect(r.layout.sockets).toBe(sockets);
+      // More processes than one: the split that lets (e) go past one process's open-file limit.
+      expect(r.layout.workers).toBe(Math.ceil(sockets / SCALE_QUICK.socketsPerWorker));
+      expect(Object.keys(r.parts)).toEqual(['e1', 'e2']);
+      for (const part of Object.values(r.parts)) {
+        expect(part.connectFailures).toBe(0);
+        expect(part.connections).toBe(sockets);
+        expect(part.timedOut).toBe(false);
+        expect(part.expected).toBeGreaterThan(0);
+        expect(part.delivered).toBe(part.expected);
+        expect(part.duplicated).toBe(0);
+        expect(part.misrouted).toBe(0);
+        expect(part.otherFrames).toBe(0);
+        // Latencies measured across processes (CLOCK_MONOTONIC) are positive and ordered.
+        const l = part.latencyMs!;
+        expect(l.p50).toBeGreaterThan(0);
+        expect(l.p50).toBeLessThanOrEqual(l.p99);
+        expect(l.p99).toBeLessThanOrEqual(l.max);
+        expect(part.server?.rssPerConnectionKiB).toBeDefined();
+      }
+      // e1: the big room's 2 senders, each message to every member.
+      expect(r.parts.e1.expected).toBe(SCALE_QUICK.bigRoom * r.parts.e1.toSend);
+      expect(r.parts.e2.expected).toBe(SCALE_QUICK.smallRoomSize * r.parts.e2.toSend);
+    },
+  );
+
+  it('(e) is cut to the open-file limit, small rooms first, and says why', () => {
+    const { layout, cut } = planLayout(
+      { ...SCALE_QUICK, bigRoom: 1000, smallRooms: 100, smallRoomSize: 100 },
+      3000,
+    );
+    expect(layout.bigRoom).toBe(1000);
+    expect(layout.smallRooms).toBe(20);
+    expect(cut).toMatch(/3,000 sockets, 20 rooms of 100 instead of 100: --scale-sockets 3000/);
+    expect(() => planLayout({ ...SCALE_QUICK, bigRoom: 10_000 }, 5000)).toThrow(/open files per process/);
+  });
+
+  it('drives Socket.IO with the same clients (Engine.IO framing, rooms from the query)', async () => {
+    const target = TARGETS.find((t) => t.name === 'socketio')!;
+    expect(target.unavailable()).toBeNull();
+    const running = await target.start({});
+    try {
+      const load = quick('b');
+      const r = await runLoad({ ...load, urls: running.urls, protocol: running.protocol });
+      expectClean(r, load.rooms * load.clientsPerRoom);
+      expect(r.expected).toBe(
+        load.rooms * load.clientsPerRoom * load.sendersPerRoom * load.messagesPerSender,
+      );
+    } finally {
+      await running.stop();
+    }
   });
 });
