@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { chatUrl, framing, matchBenchText } from './bench-client';
 import { ProcSample, sampleProcesses } from './proc-stats';
 
 export interface LoadOptions {
@@ -109,8 +110,6 @@ interface Client {
   inFlight: number;
 }
 
-const MESSAGE = /^B(\d+):(\d+):(\d+):(\d+)$/;
-
 function nowMicros(): number {
   return Math.round(performance.now() * 1000);
 }
@@ -185,8 +184,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       c.welcomed = true;
       return;
     }
-    const at = text.indexOf('> B');
-    const m = at >= 0 ? MESSAGE.exec(text.slice(at + 2)) : null;
+    const m = matchBenchText(text);
     if (!m) {
       otherFrames++;
       return;
@@ -216,21 +214,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   // Connect phase: at most connectConcurrency handshakes at once; a socket counts once welcomed.
   const connectOne = (room: number, index: number, urlIndex: number): Promise<Client> =>
     new Promise((resolve, reject) => {
-      const base = o.urls[urlIndex % o.urls.length].replace(/\/+$/, '');
-      const socketio = o.protocol === 'socketio';
-      const url = socketio
-        ? `${base}/socket.io/?EIO=4&transport=websocket&room=${o.roomPrefix}-${room}`
-        : `${base}/chat/${o.roomPrefix}-${room}/`;
-      const ws = new WebSocket(url, {
-        headers: o.headers,
-        perMessageDeflate: false,
-        handshakeTimeout: o.connectTimeoutMs,
-      });
+      const ws = new WebSocket(
+        chatUrl(o.urls[urlIndex % o.urls.length], `${o.roomPrefix}-${room}`, o.protocol),
+        {
+          headers: o.headers,
+          perMessageDeflate: false,
+          handshakeTimeout: o.connectTimeoutMs,
+        },
+      );
+      const frames = framing(ws, o.protocol);
       const c: Client = {
         ws,
-        send: socketio
-          ? (text) => ws.send('42' + JSON.stringify(['message', text]))
-          : (text) => ws.send(text),
+        send: frames.send,
         room,
         sender: index < S ? index : -1,
         welcomed: false,
@@ -242,41 +237,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         ws.terminate();
         reject(new Error(`no welcome within ${o.connectTimeoutMs} ms`));
       }, o.connectTimeoutMs);
-      const welcomed = () => {
-        clearTimeout(timer);
-        resolve(c);
-      };
-      if (!socketio)
-        ws.on('message', (data: Buffer) => {
-          const first = !c.welcomed;
-          onMessage(c, data.toString('utf8'));
-          if (first) welcomed();
-        });
-      else
-        ws.on('message', (data: Buffer) => {
-          // Engine.IO packet type, then Socket.IO packet type: only `42` (an event) is parsed.
-          const frame = data.toString('utf8');
-          const engine = frame.charCodeAt(0);
-          if (engine === 0x34 /* 4 message */) {
-            const kind = frame.charCodeAt(1);
-            if (kind === 0x32 /* 2 event */) {
-              const event = JSON.parse(frame.slice(2)) as unknown;
-              if (Array.isArray(event) && event[0] === 'message' && typeof event[1] === 'string') {
-                const first = !c.welcomed;
-                onMessage(c, event[1]);
-                if (first) welcomed();
-                return;
-              }
-            } else if (kind === 0x30 /* 0 connected */) return;
-          } else if (engine === 0x32 /* 2 ping */) {
-            ws.send('3');
-            return;
-          } else if (engine === 0x30 /* 0 open */) {
-            ws.send('40');
-            return;
-          }
+      ws.on('message', (data: Buffer) => {
+        const text = frames.decode(data);
+        if (text === null) return;
+        if (text === undefined) {
           otherFrames++;
-        });
+          return;
+        }
+        const first = !c.welcomed;
+        onMessage(c, text);
+        if (first) {
+          clearTimeout(timer);
+          resolve(c);
+        }
+      });
       ws.on('close', (code: number) => {
         clearTimeout(timer);
         if (!finishing) closedByServer[code] = (closedByServer[code] ?? 0) + 1;

@@ -11,6 +11,7 @@
  * buckets) that the parent merges.
  */
 import WebSocket from 'ws';
+import { chatUrl, framing, matchBenchText, type BenchProtocol } from './bench-client';
 
 export interface ScaleRoom {
   size: number;
@@ -28,7 +29,7 @@ export interface ScaleLayout {
   workers: number;
   /** Source addresses, by global socket index. Empty: let the kernel choose. */
   sourceAddresses: string[];
-  protocol?: 'plain' | 'socketio';
+  protocol?: BenchProtocol;
   headers?: Record<string, string>;
 }
 
@@ -71,12 +72,11 @@ export const bucketOf = (us: number): number =>
 /** A bucket's representative value in ms (its geometric middle). */
 export const bucketMs = (b: number): number => (b === 0 ? 0 : Math.exp((b - 0.5) * BUCKET_BASE) / 1000);
 
-const MESSAGE = /^B(\d+):(\d+):(\d+):(\d+)$/;
-
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 interface Client {
   ws: WebSocket;
+  send: (text: string) => void;
   room: number;
   sender: number;
   welcomed: boolean;
@@ -105,46 +105,23 @@ function main(): void {
 
   const reply = (m: FromWorker) => process.send?.(m);
 
-  const encode = (text: string): string =>
-    layout?.protocol === 'socketio' ? `42${JSON.stringify(['message', text])}` : text;
-
   const pump = (c: Client) => {
     const room = layout!.rooms[c.room];
     while (c.inFlight < room.window && c.nextSeq < room.messages && c.ws.readyState === WebSocket.OPEN) {
       const t = nowUs();
       if (firstSendUs === 0) firstSendUs = t;
-      c.ws.send(encode(`B${c.room}:${c.sender}:${c.nextSeq++}:${t}`));
+      c.send(`B${c.room}:${c.sender}:${c.nextSeq++}:${t}`);
       c.inFlight++;
       sent++;
     }
   };
 
-  /** The chat text of a frame, or null for protocol frames (Socket.IO's open, connect, ping). */
-  const decode = (c: Client, data: Buffer): string | null => {
-    const text = data.toString('utf8');
-    if (layout?.protocol !== 'socketio') return text;
-    if (text === '2') {
-      c.ws.send('3');
-      return null;
-    }
-    if (text.startsWith('0')) {
-      c.ws.send('40');
-      return null;
-    }
-    if (!text.startsWith('42')) return null;
-    const event = JSON.parse(text.slice(2)) as [string, string];
-    return event[1];
-  };
-
-  const onMessage = (c: Client, data: Buffer): void => {
-    const text = decode(c, data);
-    if (text === null) return;
+  const onMessage = (c: Client, text: string): void => {
     if (!c.welcomed) {
       c.welcomed = true;
       return;
     }
-    const at = text.indexOf('> B');
-    const m = at >= 0 ? MESSAGE.exec(text.slice(at + 2)) : null;
+    const m = matchBenchText(text);
     if (!m) {
       otherFrames++;
       return;
@@ -174,12 +151,7 @@ function main(): void {
   const connectOne = (index: number, room: number, member: number, timeoutMs: number): Promise<Client> =>
     new Promise((resolve, reject) => {
       const l = layout!;
-      const base = l.urls[index % l.urls.length].replace(/\/+$/, '');
-      const name = `${l.roomPrefix}-${room}`;
-      const url =
-        l.protocol === 'socketio'
-          ? `${base}/socket.io/?EIO=4&transport=websocket&room=${name}`
-          : `${base}/chat/${name}/`;
+      const url = chatUrl(l.urls[index % l.urls.length], `${l.roomPrefix}-${room}`, l.protocol);
       const localAddress = l.sourceAddresses.length
         ? l.sourceAddresses[index % l.sourceAddresses.length]
         : undefined;
@@ -190,8 +162,10 @@ function main(): void {
         ...(localAddress ? { localAddress } : {}),
       });
       const spec = l.rooms[room];
+      const frames = framing(ws, l.protocol);
       const c: Client = {
         ws,
+        send: frames.send,
         room,
         sender: member < spec.senders ? member : -1,
         welcomed: false,
@@ -204,9 +178,15 @@ function main(): void {
         reject(new Error(`no welcome within ${timeoutMs} ms`));
       }, timeoutMs);
       ws.on('message', (data: Buffer) => {
+        const text = frames.decode(data);
+        if (text === null) return;
+        if (text === undefined) {
+          otherFrames++;
+          return;
+        }
         const first = !c.welcomed;
-        onMessage(c, data);
-        if (first && c.welcomed) {
+        onMessage(c, text);
+        if (first) {
           clearTimeout(timer);
           resolve(c);
         }
