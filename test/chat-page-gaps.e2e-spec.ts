@@ -6,7 +6,7 @@ import { HistoryService } from '../src/chat/history.service';
 import { startApp, TestApp } from './support/app';
 import { ARTIFACTS, chromiumAvailable, launchChromium } from './support/browser';
 import { createUser, login } from './support/users';
-import { openWs, WsClient } from './support/ws';
+import { eventually, openWs, WsClient } from './support/ws';
 
 const describeBrowser = chromiumAvailable() ? describe : describe.skip;
 
@@ -174,6 +174,9 @@ describeBrowser('the chat page’s gaps, in Chromium', () => {
       for (const c of chat.clientsIn(room)) if (c.name === 'Alice Liddell') c.ws.terminate();
     };
 
+    // The page reopens its socket after the login: cut that one, not a socket still on its way in
+    // (a CI run cut nothing and the page stayed open).
+    await eventually(() => chat.clientsIn(room).some((c) => c.name === 'Alice Liddell'), 5000);
     await laptop.setOffline(true);
     cut();
     await alice.locator('#status[data-state="closed"]').waitFor({ timeout: 10_000 });
