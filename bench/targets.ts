@@ -271,68 +271,75 @@ async function deleteRedisKeys(prefix: string): Promise<void> {
   }
 }
 
-/** Two live instances sharing a throwaway PostgreSQL database and a unique Redis prefix. */
-export const liveRedis: Target = {
-  name: 'live-redis-x2',
-  unavailable() {
-    if (!liveBuilt()) return 'dist/src/main.js is missing (npm run build)';
-    if (!existsSync(join(ROOT, 'dist/src/chat/redis')))
-      return "live's Redis channel layer is not in this build (src/chat/redis/ does not exist yet)";
-    const redis = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { timeout: 3000 });
-    if (redis.stdout?.toString().trim() !== 'PONG') return 'Redis does not answer on 127.0.0.1:6379';
-    return null;
-  },
-  async start(o) {
-    const tag = `live_bench_${randomBytes(5).toString('hex')}`;
-    const admin = new Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${tag}`);
-    } finally {
-      await admin.end();
-    }
-    const dbUrl = `postgres://postgres@127.0.0.1:5432/${tag}`;
-    // Sessions must verify on both instances, as in a real cluster.
-    const secret = randomBytes(36).toString('base64url');
-    const children: Child[] = [];
-    const dirs: string[] = [];
-    const cleanup = async () => {
-      for (const c of children) await stopChild(c);
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-      await dropDatabase(tag).catch(() => undefined);
-      await deleteRedisKeys(tag).catch(() => undefined);
-    };
-    const ports: number[] = [];
-    try {
-      // One after the other: the first applies the migrations.
-      for (let i = 0; i < 2; i++) {
-        const port = await freePort();
-        const dataDir = mkdtempSync(join(tmpdir(), 'live-bench-'));
-        dirs.push(dataDir);
-        const env = liveEnv(port, dataDir, o, {
-          DATABASE_URL: dbUrl,
-          REDIS_URL,
-          REDIS_PREFIX: tag,
-          SECRET_KEY: secret,
-        });
-        const child = launch(process.execPath, liveArgs(o, `live-redis-${i}`), env);
-        children.push(child);
-        await waitReady(child, port, `live-redis #${i}`);
-        ports.push(port);
+/**
+ * `count` live instances sharing a throwaway PostgreSQL database and a unique Redis prefix: the
+ * pair (x2) is the default cluster target; x1 separates what Redis and PostgreSQL cost from what
+ * a second instance costs.
+ */
+function liveRedisTarget(count: 1 | 2): Target {
+  return {
+    name: `live-redis-x${count}`,
+    unavailable() {
+      if (!liveBuilt()) return 'dist/src/main.js is missing (npm run build)';
+      if (!existsSync(join(ROOT, 'dist/src/chat/redis')))
+        return "live's Redis channel layer is not in this build (src/chat/redis/ does not exist yet)";
+      const redis = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { timeout: 3000 });
+      if (redis.stdout?.toString().trim() !== 'PONG') return 'Redis does not answer on 127.0.0.1:6379';
+      return null;
+    },
+    async start(o) {
+      const tag = `live_bench_${randomBytes(5).toString('hex')}`;
+      const admin = new Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${tag}`);
+      } finally {
+        await admin.end();
       }
-      if (o.withUser) await createBenchUserPg(dbUrl, o.passwordIterations ?? 1_000_000);
-    } catch (err) {
-      await cleanup();
-      throw err;
-    }
-    return {
-      urls: ports.map((p) => `ws://127.0.0.1:${p}`),
-      httpUrl: `http://127.0.0.1:${ports[0]}`,
-      pids: children.map((c) => c.proc.pid as number),
-      stop: cleanup,
-    };
-  },
-};
+      const dbUrl = `postgres://postgres@127.0.0.1:5432/${tag}`;
+      // Sessions must verify on both instances, as in a real cluster.
+      const secret = randomBytes(36).toString('base64url');
+      const children: Child[] = [];
+      const dirs: string[] = [];
+      const cleanup = async () => {
+        for (const c of children) await stopChild(c);
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+        await dropDatabase(tag).catch(() => undefined);
+        await deleteRedisKeys(tag).catch(() => undefined);
+      };
+      const ports: number[] = [];
+      try {
+        // One after the other: the first applies the migrations.
+        for (let i = 0; i < count; i++) {
+          const port = await freePort();
+          const dataDir = mkdtempSync(join(tmpdir(), 'live-bench-'));
+          dirs.push(dataDir);
+          const env = liveEnv(port, dataDir, o, {
+            DATABASE_URL: dbUrl,
+            REDIS_URL,
+            REDIS_PREFIX: tag,
+            SECRET_KEY: secret,
+          });
+          const child = launch(process.execPath, liveArgs(o, `live-redis-${i}`), env);
+          children.push(child);
+          await waitReady(child, port, `live-redis #${i}`);
+          ports.push(port);
+        }
+        if (o.withUser) await createBenchUserPg(dbUrl, o.passwordIterations ?? 1_000_000);
+      } catch (err) {
+        await cleanup();
+        throw err;
+      }
+      return {
+        urls: ports.map((p) => `ws://127.0.0.1:${p}`),
+        httpUrl: `http://127.0.0.1:${ports[0]}`,
+        pids: children.map((c) => c.proc.pid as number),
+        stop: cleanup,
+      };
+    },
+  };
+}
+export const liveRedis = liveRedisTarget(2);
 
 function baselineTarget(cork: boolean): Target {
   return {
@@ -480,5 +487,8 @@ export const TARGETS: Target[] = [
   djangoTarget('inmemory'),
   djangoTarget('redis'),
 ];
-/** Named with --targets only: the raw ws server with write coalescing (the experiment behind a fix). */
-export const EXTRA_TARGETS: Target[] = [baselineTarget(true)];
+/**
+ * Named with --targets only: the raw ws server with write coalescing (the experiment behind a fix),
+ * and one live instance on Redis and PostgreSQL.
+ */
+export const EXTRA_TARGETS: Target[] = [baselineTarget(true), liveRedisTarget(1)];

@@ -101,6 +101,35 @@ describe.each(databaseVariants())('history safety on $name', (variant) => {
     expect((await droppedTotal()) - before).toBe(2);
   });
 
+  it('every value a message can hold is stored exactly as sent (PostgreSQL takes a batch as one array per column)', async () => {
+    const user = await createUser(t, { username: 'exact-bytes', password: 'exact-bytes-pass-1' });
+    const texts = [
+      'plain',
+      '',
+      ' ',
+      'NULL',
+      'null',
+      '{}',
+      '{"a":1,"b":[2,3]}',
+      'comma, "quotes", and \\ backslashes \\"',
+      'braces {a,b} and \\{escaped\\}',
+      'line one\nline two\r\n\ttabbed',
+      'emoji 🎉 and ünïcödé and 中文',
+      "it's a 'single' quote",
+      'x'.repeat(5000),
+    ];
+    const sent: ChatMessage[] = texts.map((text, i) => ({
+      ...message('exact', text, i % 2 ? 'NULL' : 'Ann "the" {admin}, \\ok'),
+      user: i % 3 === 0 ? user.id : null,
+      ts: new Date(Date.UTC(2026, 10, 28, 12, 0, 0, i * 7 + 1)).toISOString(),
+      ...(i % 4 === 0 ? { bot: true as const } : {}),
+    }));
+    for (const m of sent) history.append(m);
+    await history.flush();
+    expect(history.historyWriteState().state).toBe('ok');
+    expect(await history.recent('exact', 100)).toEqual(sent);
+  });
+
   it('the bisecting safety net also catches what only the database refuses', async () => {
     // Bypass the pre-checks in append(): these rows go to the database as they are. PostgreSQL
     // refuses both (NUL in text, varchar(300) overflow); SQLite takes them (it has neither limit).

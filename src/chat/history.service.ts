@@ -11,6 +11,16 @@ import { MetricsService } from '../metrics/metrics.service';
 /** Past this many unsaved messages (the database is down), the oldest are dropped and logged. */
 const MAX_PENDING = 200_000;
 const MAX_BATCH = 1000;
+/** Element types of the arrays a PostgreSQL batch is sent as (the migration's column types). */
+const POSTGRES_ARRAY_TYPES: Record<string, string> = {
+  id: 'bigint',
+  room: 'varchar',
+  userId: 'integer',
+  name: 'varchar',
+  text: 'text',
+  createdAt: 'timestamptz',
+  bot: 'boolean',
+};
 /** A probe of the table that takes longer than this counts as the database being unreachable. */
 const PROBE_TIMEOUT_MS = 5000;
 
@@ -312,19 +322,49 @@ export class HistoryService implements BeforeApplicationShutdown {
   }
 
   /**
-   * One multi-row INSERT with values converted by the driver exactly as TypeORM would. Not
+   * One INSERT per batch with values converted by the driver exactly as TypeORM would. Not
    * `repo.insert`: its query builder allocates tens of KiB per call, and at one batch every 25 ms
    * that garbage brought major GC pauses into chat latency (bench/RESULTS.md, scenario d).
+   *
+   * On PostgreSQL the batch travels as one array per column through `unnest`: the statement text
+   * is the same for every batch size, so the server parses seven parameters instead of seven per
+   * row (a 50-row multi-row VALUES cost PostgreSQL about 40 µs of CPU per row, the largest single
+   * cost of a two-instance cluster in bench scenario b).
    */
   private async insertRows(messages: ChatMessage[]): Promise<void> {
     const { driver } = this.repo.manager.connection;
     const columns = this.insertColumns();
+    if (driver.options.type === 'postgres') {
+      const arrays: unknown[][] = columns.map(() => new Array(messages.length));
+      for (let r = 0; r < messages.length; r++) {
+        const m = messages[r];
+        const row = [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
+        for (let i = 0; i < row.length; i++) arrays[i][r] = driver.preparePersistentValue(row[i], columns[i]);
+      }
+      await this.repo.manager.query(this.unnestInsertSql(), arrays);
+      return;
+    }
     const params: unknown[] = [];
     for (const m of messages) {
       const row = [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
       for (let i = 0; i < row.length; i++) params.push(driver.preparePersistentValue(row[i], columns[i]));
     }
     await this.repo.manager.query(this.insertSql(messages.length), params);
+  }
+
+  private unnestSql: string | null = null;
+
+  /** PostgreSQL: `INSERT … SELECT * FROM unnest($1::bigint[], …)`, typed from the live table's columns. */
+  private unnestInsertSql(): string {
+    if (this.unnestSql) return this.unnestSql;
+    const { driver } = this.repo.manager.connection;
+    const columns = this.insertColumns();
+    const names = columns.map((c) => driver.escape(c.databaseName)).join(', ');
+    const arrays = columns.map((c, i) => `$${i + 1}::${POSTGRES_ARRAY_TYPES[c.propertyName]}[]`).join(', ');
+    this.unnestSql =
+      `INSERT INTO ${driver.escape(this.repo.metadata.tableName)} (${names}) ` +
+      `SELECT * FROM unnest(${arrays}) ON CONFLICT (${driver.escape('id')}) DO NOTHING`;
+    return this.unnestSql;
   }
 
   private columnsCache: ColumnMetadata[] | null = null;
