@@ -271,6 +271,16 @@ async function deleteRedisKeys(prefix: string): Promise<void> {
   }
 }
 
+/** Processes listening on loopback `ports`, one per child, stopped together by `stop`. */
+function runningOn(ports: number[], children: Child[], stop: () => Promise<void>): RunningTarget {
+  return {
+    urls: ports.map((p) => `ws://127.0.0.1:${p}`),
+    httpUrl: `http://127.0.0.1:${ports[0]}`,
+    pids: children.map((c) => c.proc.pid as number),
+    stop,
+  };
+}
+
 /**
  * `count` live instances sharing a throwaway PostgreSQL database and a unique Redis prefix: the
  * pair (x2) is the default cluster target; x1 separates what Redis and PostgreSQL cost from what
@@ -330,12 +340,7 @@ function liveRedisTarget(count: 1 | 2): Target {
         await cleanup();
         throw err;
       }
-      return {
-        urls: ports.map((p) => `ws://127.0.0.1:${p}`),
-        httpUrl: `http://127.0.0.1:${ports[0]}`,
-        pids: children.map((c) => c.proc.pid as number),
-        stop: cleanup,
-      };
+      return runningOn(ports, children, cleanup);
     },
   };
 }
@@ -431,13 +436,7 @@ function socketioTarget(redis: boolean): Target {
         await cleanup();
         throw err;
       }
-      return {
-        urls: ports.map((p) => `ws://127.0.0.1:${p}`),
-        httpUrl: `http://127.0.0.1:${ports[0]}`,
-        pids: children.map((c) => c.proc.pid as number),
-        protocol: 'socketio',
-        stop: cleanup,
-      };
+      return { ...runningOn(ports, children, cleanup), protocol: 'socketio' };
     },
   };
 }

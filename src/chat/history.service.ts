@@ -78,6 +78,11 @@ export function unstorable(m: ChatMessage): string | null {
   return null;
 }
 
+/** A message's values in insertColumns() order. */
+function rowValues(m: ChatMessage): unknown[] {
+  return [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
+}
+
 function halves<T>(rows: T[]): T[][] {
   const mid = Math.ceil(rows.length / 2);
   return [rows.slice(0, mid), rows.slice(mid)];
@@ -337,8 +342,7 @@ export class HistoryService implements BeforeApplicationShutdown {
     if (driver.options.type === 'postgres') {
       const arrays: unknown[][] = columns.map(() => new Array(messages.length));
       for (let r = 0; r < messages.length; r++) {
-        const m = messages[r];
-        const row = [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
+        const row = rowValues(messages[r]);
         for (let i = 0; i < row.length; i++) arrays[i][r] = driver.preparePersistentValue(row[i], columns[i]);
       }
       await this.repo.manager.query(this.unnestInsertSql(), arrays);
@@ -346,7 +350,7 @@ export class HistoryService implements BeforeApplicationShutdown {
     }
     const params: unknown[] = [];
     for (const m of messages) {
-      const row = [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
+      const row = rowValues(m);
       for (let i = 0; i < row.length; i++) params.push(driver.preparePersistentValue(row[i], columns[i]));
     }
     await this.repo.manager.query(this.insertSql(messages.length), params);
