@@ -202,6 +202,41 @@ describe.each(databaseVariants())('API tokens on $name', (variant) => {
     await http().get('/auth/me').set('Authorization', `Token ${other}`).expect(200);
   });
 
+  it('rate-limits publishing with a session per user (API_TOKEN_RATE per minute), as tokens are', async () => {
+    await createUser(t, { username: 'dee', password: 'dee-pass' });
+    const deeSession = await login(t, 'dee', 'dee-pass');
+    const post = (who: LoginSession, text: string) =>
+      http()
+        .post('/chat/rooms/session-rate/messages')
+        .set('Cookie', who.cookie)
+        .set('X-CSRFToken', who.csrf)
+        .send({ text });
+    while (Date.now() % 60_000 > 50_000) await new Promise((r) => setTimeout(r, 500));
+    const statuses: number[] = [];
+    let refused: request.Response | undefined;
+    for (let i = 0; i < 43; i++) {
+      const res = await post(deeSession, `m${i}`);
+      statuses.push(res.status);
+      if (res.status === 429) refused = res;
+    }
+    expect(statuses.filter((x) => x === 201)).toHaveLength(40);
+    expect(statuses.slice(40)).toEqual([429, 429, 429]);
+    expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused?.body).toMatchObject({
+      statusCode: 429,
+      message: expect.stringContaining('per minute per user'),
+    });
+    // Nothing refused was posted: the room holds exactly the 40 that were accepted.
+    const history = await http()
+      .get('/chat/rooms/session-rate/messages?limit=100')
+      .set('Cookie', boss.cookie);
+    expect(history.status).toBe(200);
+    const texts = (history.body.messages ?? history.body).map((m: { text: string }) => m.text);
+    expect(texts).toEqual(Array.from({ length: 40 }, (_, i) => `m${i}`));
+    // Another user's session is not slowed down by this one.
+    await post(joe, 'joe is fine').expect(201);
+  });
+
   it('refuses hostile Authorization headers with 401 JSON, never a 500', async () => {
     const cases = [
       `Token ${'x'.repeat(8000)}`,

@@ -1,11 +1,11 @@
-import { HttpException, HttpStatus, Injectable, NestMiddleware, UnauthorizedException } from '@nestjs/common';
+import { HttpException, Injectable, NestMiddleware, UnauthorizedException } from '@nestjs/common';
 import { parse } from 'cookie';
 import type { NextFunction, Response } from 'express';
 import { AppConfig } from '../config/app.config';
 import { LiveRequest } from './auth.types';
 import { SessionStore } from './session.store';
 import { ApiTokenStore, parseAuthorization } from './tokens/api-token.store';
-import { RateWindow } from './tokens/rate-window';
+import { RateWindow, tooManyRequests } from './tokens/rate-window';
 
 /** Every failure says the same: whether a token exists, was revoked or expired is not told. */
 export const INVALID_TOKEN = 'Invalid token.';
@@ -57,7 +57,7 @@ export class SessionMiddleware implements NestMiddleware {
     req.otpDeviceId = null;
     const address = req.ip ?? 'unknown';
     const blocked = this.failuresPerAddress.blocked(address);
-    if (blocked > 0) return tooMany(res, blocked, 'Too many requests with invalid tokens');
+    if (blocked > 0) return tooManyRequests(res, blocked, 'Too many requests with invalid tokens');
     const login = 'key' in authorization ? await this.tokens.authenticate(authorization.key) : null;
     if (!login) {
       this.failuresPerAddress.hit(address);
@@ -68,14 +68,9 @@ export class SessionMiddleware implements NestMiddleware {
     }
     const wait = this.perToken.hit(String(login.token.id));
     if (wait > 0)
-      return tooMany(res, wait, `Token rate limit (${this.config.apiTokenRate} per minute) exceeded`);
+      return tooManyRequests(res, wait, `Token rate limit (${this.config.apiTokenRate} per minute) exceeded`);
     req.currentUser = login.user;
     req.apiToken = login.token;
     return undefined;
   }
-}
-
-function tooMany(res: Response, seconds: number, message: string): HttpException {
-  res.setHeader('Retry-After', String(seconds));
-  return new HttpException(message, HttpStatus.TOO_MANY_REQUESTS);
 }

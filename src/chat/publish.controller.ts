@@ -2,6 +2,7 @@ import { Body, Controller, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { AuthenticatedGuard } from '../auth/guards';
+import { SessionPublishRateGuard } from './session-publish-rate.guard';
 import { TokenScope } from '../auth/tokens/scopes';
 import type { User } from '../auth/user.entity';
 import { ApiErrors } from '../common/openapi';
@@ -21,9 +22,9 @@ const RULES =
  * token carrying `chat:publish`, or with a session and its CSRF token.
  */
 @ApiTags('chat: publish')
-@ApiErrors(400, 401, 403, 503)
+@ApiErrors(400, 401, 403, 429, 503)
 @Controller('chat')
-@UseGuards(AuthenticatedGuard)
+@UseGuards(AuthenticatedGuard, SessionPublishRateGuard)
 @TokenScope('chat:publish')
 export class PublishController {
   constructor(private readonly publisher: PublishService) {}

@@ -1,3 +1,6 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import type { Response } from 'express';
+
 /**
  * Fixed one-minute windows of counts per key, in memory: what API_TOKEN_RATE and
  * API_TOKEN_FAILURES_PER_ADDRESS count. Windows of past minutes are dropped as the minute turns, so
@@ -49,4 +52,10 @@ export class RateWindow {
   private secondsLeft(): number {
     return Math.max(1, Math.ceil(((this.minute + 1) * 60_000 - this.now()) / 1000));
   }
+}
+
+/** A 429 saying what was exceeded, with Retry-After: the seconds until the window turns. */
+export function tooManyRequests(res: Response, seconds: number, message: string): HttpException {
+  res.setHeader('Retry-After', String(seconds));
+  return new HttpException(message, HttpStatus.TOO_MANY_REQUESTS);
 }
