@@ -74,10 +74,21 @@ function showMessage(m) {
   if (m.id > state.lastId) state.lastId = m.id;
   addLine((li) => {
     li.dataset.id = String(m.id);
-    if (isMine(m)) li.classList.add('mine');
+    // A bot name is whatever its poster chose (staff or the room's moderators): say it is one, and
+    // never mark it as the reader's own even when the reader's account posted it.
+    if (m.bot) li.classList.add('bot');
+    else if (isMine(m)) li.classList.add('mine');
     const name = document.createElement('span');
     name.className = 'name';
     name.textContent = m.name;
+    const signature = [name];
+    if (m.bot) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'bot';
+      badge.title = 'Posted by a program under this name';
+      signature.push(badge);
+    }
     const text = document.createElement('span');
     text.className = 'text';
     text.textContent = m.text;
@@ -85,7 +96,7 @@ function showMessage(m) {
     time.className = 'time';
     time.dateTime = m.ts;
     time.textContent = new Date(m.ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    li.append(name, text, time);
+    li.append(...signature, text, time);
     moderation.decorate(li, m);
   });
 }

@@ -5,7 +5,7 @@ import { PAGE_CSP } from '../src/common/public-files';
 import { ChatService } from '../src/chat/chat.service';
 import { startApp, TestApp } from './support/app';
 import { ARTIFACTS, chromiumAvailable, launchChromium } from './support/browser';
-import { createUser } from './support/users';
+import { createUser, login } from './support/users';
 
 describe('the chat page (served files)', () => {
   let t: TestApp;
@@ -122,5 +122,26 @@ describeBrowser('the chat page in Chromium', () => {
     expect(texts).toHaveLength(3);
     expect(texts[2]).toMatch(/^Anonymous troll\s*while you were away/);
     await alice.screenshot({ path: join(ARTIFACTS, 'chat-page-reconnected.png') });
+  }, 60_000);
+
+  it('a message a program posted under a bot name is marked as one on the page', async () => {
+    await createUser(t, { username: 'ops', password: 'ops-password', isStaff: true });
+    const ops = await login(t, 'ops', 'ops-password');
+    await request(t.baseUrl)
+      .post(`/chat/rooms/${room}/messages`)
+      .set('Cookie', ops.cookie)
+      .set('X-CSRFToken', ops.csrf)
+      .send({ text: 'deployed v2', name: 'Alice Liddell' })
+      .expect(201);
+    for (const page of [alice, anon]) {
+      const line = page.locator('#messages li.bot', { hasText: 'deployed v2' });
+      await line.waitFor({ timeout: 10_000 });
+      // The name is the one the program chose (here a user's own): the badge says who really spoke.
+      expect(await line.locator('.name').innerText()).toBe('Alice Liddell');
+      expect(await line.locator('.badge').innerText()).toMatch(/^bot$/i);
+      expect(await line.evaluate((li) => li.classList.contains('mine'))).toBe(false);
+      // A person's messages carry no badge.
+      expect(await page.locator('#messages li:not(.bot) .badge').count()).toBe(0);
+    }
   }, 60_000);
 });
