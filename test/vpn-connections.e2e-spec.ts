@@ -1,7 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import request from 'supertest';
@@ -11,64 +8,19 @@ import { VpnService } from '../src/ops/vpn/vpn.service';
 import { startApp, TestApp } from './support/app';
 import { ARTIFACTS, chromiumAvailable, launchChromium } from './support/browser';
 import { createUser, login, LoginSession } from './support/users';
-import { EASYRSA, vpnToolsAvailable } from './support/vpn';
+import {
+  EASYRSA,
+  freePort,
+  OpenVpnProcess,
+  startOpenvpn,
+  stopOpenvpns,
+  stopProcess,
+  vpnToolsAvailable,
+  waitForLog,
+} from './support/vpn';
 import { eventually, openWs } from './support/ws';
 
 const describeVpn = vpnToolsAvailable() && chromiumAvailable() ? describe : describe.skip;
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function freeTcpPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-interface Proc {
-  child: ChildProcess;
-  log: () => string;
-}
-const procs: ChildProcess[] = [];
-
-/** openvpn with an argument array, its output collected; stopped by PID in afterAll at the latest. */
-function openvpn(args: string[]): Proc {
-  const child = spawn('openvpn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(child);
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, log: () => out };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(
-      () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
-      3000,
-    ).unref();
-  });
-}
-
-async function waitFor(p: Proc, pattern: RegExp, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (pattern.test(p.log())) return;
-    if (p.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!pattern.test(p.log())) throw new Error(`no ${pattern} within ${ms} ms; log:\n${p.log().slice(-3000)}`);
-}
 
 type Connection = {
   name: string;
@@ -90,8 +42,8 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
   let fayId: number;
   let dir: string;
   let udpPort: number;
-  let server: Proc;
-  let laptop: Proc;
+  let server: OpenVpnProcess;
+  let laptop: OpenVpnProcess;
   let browser: Browser | undefined;
   const subnet = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 
@@ -100,7 +52,7 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
   const connections = async () =>
     (await as(staff, http().get('/admin/vpn/connections')).expect(200)).body as Connection[];
   const client = (name: string) =>
-    openvpn([
+    startOpenvpn([
       '--config',
       join(dir, `${name}.ovpn`),
       '--dev',
@@ -121,8 +73,8 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
     ]);
 
   beforeAll(async () => {
-    udpPort = await freeUdpPort();
-    const mgmtPort = await freeTcpPort();
+    udpPort = await freePort('udp');
+    const mgmtPort = await freePort('tcp');
     t = await startApp({
       VPN_RUNNER: 'local',
       EASYRSA_BIN: EASYRSA,
@@ -168,13 +120,13 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
         '',
       ].join('\n'),
     );
-    server = openvpn(['--config', join(dir, 'server-test.conf')]);
-    await waitFor(server, /Initialization Sequence Completed/, 15_000);
+    server = startOpenvpn(['--config', join(dir, 'server-test.conf')]);
+    await waitForLog(server, /Initialization Sequence Completed/, 15_000);
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all(procs.map(stop));
+    await stopOpenvpns();
     await t?.close();
   });
 
@@ -192,7 +144,7 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
 
   it('after a real handshake the client is listed with addresses and bytes, and in /metrics', async () => {
     laptop = client('fay-laptop');
-    await waitFor(laptop, /Initialization Sequence Completed/, 20_000);
+    await waitForLog(laptop, /Initialization Sequence Completed/, 20_000);
     await eventually(
       async () => (await connections()).some((x) => x.name === 'fay-laptop' && x.bytesIn > 0),
       10_000,
@@ -227,14 +179,14 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
     // The server drops the halted client's instance within its keepalive; the page polls every 5 s.
     await page.locator('#vpn-no-connections').waitFor({ timeout: 30_000 });
     expect(await page.locator('#flash').textContent()).toBe('fay-laptop disconnected.');
-    await waitFor(
+    await waitForLog(
       laptop,
       /Halt command was pushed by server[\s\S]*server-pushed-halt\] received, process exiting/,
       10_000,
     );
     // live: a client that connects now shows up without reloading the page
     laptop = client('fay-laptop');
-    await waitFor(laptop, /Initialization Sequence Completed/, 20_000);
+    await waitForLog(laptop, /Initialization Sequence Completed/, 20_000);
     await row.waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'vpn-connections-live.png'), fullPage: true });
     await page.context().close();
@@ -243,7 +195,7 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
   it('DELETE disconnects it: the client log shows it, the list no longer has it', async () => {
     await as(staff, http().delete('/admin/vpn/connections/fay-laptop')).expect(204);
     await eventually(async () => !(await connections()).some((x) => x.name === 'fay-laptop'), 10_000);
-    await waitFor(
+    await waitForLog(
       laptop,
       /Halt command was pushed by server[\s\S]*server-pushed-halt\] received, process exiting/,
       10_000,
@@ -258,26 +210,26 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
 
   it('revoking a connected client disconnects it, and it cannot come back', async () => {
     const gus = client('gus');
-    await waitFor(gus, /Initialization Sequence Completed/, 20_000);
+    await waitForLog(gus, /Initialization Sequence Completed/, 20_000);
     await eventually(async () => (await connections()).some((x) => x.name === 'gus'), 10_000);
     await as(staff, http().delete('/admin/vpn/clients/gus')).expect(204);
     await eventually(async () => !(await connections()).some((x) => x.name === 'gus'), 10_000);
-    await waitFor(
+    await waitForLog(
       gus,
       /Halt command was pushed by server[\s\S]*server-pushed-halt\] received, process exiting/,
       10_000,
     );
     // the same profile again: the server refuses it by the CRL
     const again = client('gus');
-    await waitFor(server, /VERIFY ERROR: depth=0, error=certificate revoked: CN=gus/, 15_000);
-    await stop(again.child);
+    await waitForLog(server, /VERIFY ERROR: depth=0, error=certificate revoked: CN=gus/, 15_000);
+    await stopProcess(again.child);
     expect(again.log()).not.toMatch(/Initialization Sequence Completed/);
     expect((await connections()).map((x) => x.name)).not.toContain('gus');
   }, 60_000);
 
   it('offboarding a user with a session, an open socket, two clients (one connected) and a token ends all of it', async () => {
     const phone = client('fay-phone');
-    await waitFor(phone, /Initialization Sequence Completed/, 20_000);
+    await waitForLog(phone, /Initialization Sequence Completed/, 20_000);
     await eventually(async () => (await connections()).some((x) => x.name === 'fay-phone'), 10_000);
     const socket = await openWs(`ws://127.0.0.1:${t.port}/chat/vpn-offboard/?history=0`, {
       protocols: ['live.v1'],
@@ -318,7 +270,7 @@ describeVpn('VPN connections: a real OpenVPN server in server mode and its manag
       'fay-phone:REVOKED',
     ]);
     await eventually(async () => !(await connections()).some((x) => x.name === 'fay-phone'), 10_000);
-    await waitFor(
+    await waitForLog(
       phone,
       /Halt command was pushed by server[\s\S]*server-pushed-halt\] received, process exiting/,
       10_000,

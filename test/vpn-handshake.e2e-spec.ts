@@ -1,5 +1,4 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -7,61 +6,20 @@ import { VpnCrlJob } from '../src/ops/vpn/vpn-crl.job';
 import { VpnService } from '../src/ops/vpn/vpn.service';
 import { startApp, TestApp } from './support/app';
 import { createUser, login, LoginSession } from './support/users';
-import { EASYRSA, openssl, vpnToolsAvailable } from './support/vpn';
+import {
+  EASYRSA,
+  freePort,
+  logMatch,
+  OpenVpnProcess,
+  openssl,
+  startOpenvpn,
+  stopOpenvpns,
+  stopProcess,
+  vpnToolsAvailable,
+} from './support/vpn';
 
 const describeVpn = vpnToolsAvailable() ? describe : describe.skip;
 const DAY = 86_400_000;
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-interface Proc {
-  child: ChildProcess;
-  log: () => string;
-}
-
-const procs: ChildProcess[] = [];
-
-/** openvpn with an argument array; its output is collected; killed by PID after `maxMs` at the latest. */
-function openvpn(args: string[], maxMs: number): Proc {
-  const child = spawn('openvpn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(child);
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const timer = setTimeout(() => stop(child), maxMs);
-  timer.unref();
-  child.on('exit', () => clearTimeout(timer));
-  return { child, log: () => out };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    // ChildProcess.kill signals exactly this child's PID.
-    child.kill('SIGTERM');
-    setTimeout(
-      () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
-      2000,
-    ).unref();
-  });
-}
-
-async function waitFor(p: Proc, pattern: RegExp, ms: number): Promise<number | null> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (pattern.test(p.log())) return Date.now() - t0;
-    if (p.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return pattern.test(p.log()) ? Date.now() - t0 : null;
-}
 
 describeVpn('VPN: real OpenVPN handshake on loopback from the downloaded profile, CRL upkeep', () => {
   let t: TestApp;
@@ -71,7 +29,7 @@ describeVpn('VPN: real OpenVPN handshake on loopback from the downloaded profile
   const profiles: Record<string, string> = {};
 
   beforeAll(async () => {
-    port = await freeUdpPort();
+    port = await freePort('udp');
     t = await startApp({ VPN_RUNNER: 'local', EASYRSA_BIN: EASYRSA, VPN_CRL_CRON: 'off' });
     dir = join(t.dataDir, 'openvpn');
     await createUser(t, { username: 'boss', password: 'boss-pass', isStaff: true });
@@ -95,14 +53,14 @@ describeVpn('VPN: real OpenVPN handshake on loopback from the downloaded profile
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all(procs.map(stop));
+    await stopOpenvpns();
     await t?.close();
   });
 
   /** A p2p tls-server on `dev null` built from the PKI, reading the world-readable crl.pem at the root. */
-  async function startServer(): Promise<Proc> {
+  async function startServer(): Promise<OpenVpnProcess> {
     const pki = join(dir, 'pki');
-    const server = openvpn(
+    const server = startOpenvpn(
       [
         '--tls-server',
         '--dev',
@@ -134,13 +92,13 @@ describeVpn('VPN: real OpenVPN handshake on loopback from the downloaded profile
       ],
       30_000,
     );
-    const up = await waitFor(server, /Initialization Sequence Completed|link local \(bound\)/, 10_000);
+    const up = await logMatch(server, /Initialization Sequence Completed|link local \(bound\)/, 10_000);
     if (up === null) throw new Error(`server did not start:\n${server.log()}`);
     return server;
   }
 
-  function startClient(name: string): Proc {
-    return openvpn(
+  function startClient(name: string): OpenVpnProcess {
+    return startOpenvpn(
       [
         '--config',
         profiles[name],
@@ -163,10 +121,10 @@ describeVpn('VPN: real OpenVPN handshake on loopback from the downloaded profile
   async function handshake(name: string, ms: number) {
     const server = await startServer();
     const client = startClient(name);
-    const clientMs = await waitFor(client, /Initialization Sequence Completed/, ms);
+    const clientMs = await logMatch(client, /Initialization Sequence Completed/, ms);
     await new Promise((r) => setTimeout(r, 300));
-    await stop(client.child);
-    await stop(server.child);
+    await stopProcess(client.child);
+    await stopProcess(server.child);
     return { clientMs, server: server.log(), client: client.log() };
   }
 

@@ -1,62 +1,24 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { VpnService } from '../src/ops/vpn/vpn.service';
 import { startApp, TestApp } from './support/app';
 import { manage } from './support/manage';
-import { EASYRSA, vpnToolsAvailable } from './support/vpn';
+import {
+  EASYRSA,
+  freePort,
+  OpenVpnProcess,
+  startOpenvpn,
+  stopOpenvpns,
+  vpnToolsAvailable,
+  waitForLog,
+} from './support/vpn';
 
 /**
  * `manage vpn-server-config` (issue 22): the server config it prints for the local runner's PKI
  * runs a real OpenVPN 2.6 server in server mode (TUN), a client with a profile live made connects,
  * and the management interface it opens lists that client.
  */
-async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
-  if (kind === 'udp') {
-    const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-    const { port } = s.address();
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-interface Proc {
-  child: ChildProcess;
-  log: () => string;
-}
-
-function openvpn(args: string[]): Proc {
-  const child = spawn('openvpn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, log: () => out };
-}
-
-async function waitFor(p: Proc, pattern: RegExp, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms && !pattern.test(p.log()) && p.child.exitCode === null)
-    await new Promise((r) => setTimeout(r, 50));
-  if (!pattern.test(p.log())) throw new Error(`no ${pattern} within ${ms} ms; log:\n${p.log().slice(-3000)}`);
-}
-
-function stop(p: Proc | undefined): Promise<void> {
-  const child = p?.child;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
 /** One management command's answer, up to its END line. */
 function management(port: number, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -81,8 +43,8 @@ function management(port: number, command: string): Promise<string> {
   () => {
     let t: TestApp;
     let env: Record<string, string>;
-    let server: Proc | undefined;
-    let client: Proc | undefined;
+    let server: OpenVpnProcess | undefined;
+    let client: OpenVpnProcess | undefined;
     let udpPort: number;
     let mgmtPort: number;
     const subnet = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
@@ -98,8 +60,7 @@ function management(port: number, command: string): Promise<string> {
     }, 120_000);
 
     afterAll(async () => {
-      await stop(client);
-      await stop(server);
+      await stopOpenvpns();
       await t?.close();
     });
 
@@ -139,9 +100,9 @@ function management(port: number, command: string): Promise<string> {
       chmodSync(join(t.dataDir, 'openvpn'), 0o755);
       const file = join(t.dataDir, 'live.conf');
       writeFileSync(file, config);
-      server = openvpn(['--config', file]);
-      await waitFor(server, /Initialization Sequence Completed/, 20_000);
-      client = openvpn([
+      server = startOpenvpn(['--config', file]);
+      await waitForLog(server, /Initialization Sequence Completed/, 20_000);
+      client = startOpenvpn([
         '--config',
         join(t.dataDir, 'ann.ovpn'),
         '--dev',
@@ -157,8 +118,8 @@ function management(port: number, command: string): Promise<string> {
         '--verb',
         '3',
       ]);
-      await waitFor(client, /Initialization Sequence Completed/, 30_000);
-      await waitFor(
+      await waitForLog(client, /Initialization Sequence Completed/, 30_000);
+      await waitForLog(
         server,
         /ann\/127\.0\.0\.1:\d+ .*(MULTI_sva: pool returned|SENT CONTROL \[ann\]: 'PUSH_REPLY)/,
         10_000,
