@@ -3,7 +3,7 @@
  * and read the same way: the chat URL of a room, the framing of each protocol, and the bench
  * message `B<room>:<sender>:<seq>:<sent µs>` inside what the server echoes (`<name> B…`).
  */
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
 
 export type BenchProtocol = 'plain' | 'socketio';
 
@@ -58,4 +58,94 @@ const MESSAGE = /^B(\d+):(\d+):(\d+):(\d+)$/;
 export function matchBenchText(text: string): RegExpExecArray | null {
   const at = text.indexOf('> B');
   return at >= 0 ? MESSAGE.exec(text.slice(at + 2)) : null;
+}
+
+/** One load-generator socket: its room, its part as a sender, what it has seen. */
+export interface BenchClient {
+  ws: WebSocket;
+  /** Sends one chat text in the target's framing (chosen once, when the client is created). */
+  send: (text: string) => void;
+  room: number;
+  /** Index among the room's senders, or -1. */
+  sender: number;
+  welcomed: boolean;
+  /** One count per (sender, seq) of this room. */
+  seen: Uint8Array;
+  nextSeq: number;
+  inFlight: number;
+}
+
+export interface BenchSocketOptions {
+  url: string;
+  protocol?: BenchProtocol;
+  headers?: Record<string, string>;
+  localAddress?: string;
+  timeoutMs: number;
+  room: number;
+  sender: number;
+  /** Senders × messages of the room: the size of `seen`. */
+  slots: number;
+}
+
+export interface BenchSocketEvents {
+  /** Every chat text, the welcome first (the client is `welcomed` once this has handled it). */
+  onText(c: BenchClient, text: string): void;
+  /** A frame that is neither a chat text nor a protocol frame already answered. */
+  onOther(): void;
+  onClose(code: number): void;
+}
+
+/** Opens a socket and resolves once the server has welcomed it; rejects saying why it was not. */
+export function openBenchSocket(o: BenchSocketOptions, on: BenchSocketEvents): Promise<BenchClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(o.url, {
+      headers: o.headers,
+      perMessageDeflate: false,
+      handshakeTimeout: o.timeoutMs,
+      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+    });
+    const frames = framing(ws, o.protocol);
+    const c: BenchClient = {
+      ws,
+      send: frames.send,
+      room: o.room,
+      sender: o.sender,
+      welcomed: false,
+      seen: new Uint8Array(o.slots),
+      nextSeq: 0,
+      inFlight: 0,
+    };
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no welcome within ${o.timeoutMs} ms`));
+    }, o.timeoutMs);
+    ws.on('message', (data: Buffer) => {
+      const text = frames.decode(data);
+      if (text === null) return;
+      if (text === undefined) {
+        on.onOther();
+        return;
+      }
+      const first = !c.welcomed;
+      on.onText(c, text);
+      if (first) {
+        clearTimeout(timer);
+        resolve(c);
+      }
+    });
+    ws.on('close', (code: number) => {
+      clearTimeout(timer);
+      on.onClose(code);
+      if (!c.welcomed) reject(new Error(`closed before the welcome (code ${code})`));
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      ws.terminate();
+      reject(new Error(`HTTP ${res.statusCode} on upgrade`));
+    });
+    ws.on('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }

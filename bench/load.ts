@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { chatUrl, framing, matchBenchText } from './bench-client';
+import { BenchClient, chatUrl, matchBenchText, openBenchSocket } from './bench-client';
 import { ProcSample, sampleProcesses } from './proc-stats';
 
 export interface LoadOptions {
@@ -96,19 +96,7 @@ export interface LoadResult {
   side?: Record<string, unknown>;
 }
 
-interface Client {
-  ws: WebSocket;
-  /** Sends one chat text in the target's framing (chosen once, when the client is created). */
-  send: (text: string) => void;
-  room: number;
-  /** Index among the room's senders, or -1. */
-  sender: number;
-  welcomed: boolean;
-  /** One count per (sender, seq) of this room. */
-  seen: Uint8Array;
-  nextSeq: number;
-  inFlight: number;
-}
+type Client = BenchClient;
 
 function nowMicros(): number {
   return Math.round(performance.now() * 1000);
@@ -212,60 +200,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 
   // Connect phase: at most connectConcurrency handshakes at once; a socket counts once welcomed.
+  const events = {
+    onText: (c: Client, text: string) => onMessage(c, text),
+    onOther: () => otherFrames++,
+    onClose: (code: number) => {
+      if (!finishing) closedByServer[code] = (closedByServer[code] ?? 0) + 1;
+    },
+  };
   const connectOne = (room: number, index: number, urlIndex: number): Promise<Client> =>
-    new Promise((resolve, reject) => {
-      const ws = new WebSocket(
-        chatUrl(o.urls[urlIndex % o.urls.length], `${o.roomPrefix}-${room}`, o.protocol),
-        {
-          headers: o.headers,
-          perMessageDeflate: false,
-          handshakeTimeout: o.connectTimeoutMs,
-        },
-      );
-      const frames = framing(ws, o.protocol);
-      const c: Client = {
-        ws,
-        send: frames.send,
+    openBenchSocket(
+      {
+        url: chatUrl(o.urls[urlIndex % o.urls.length], `${o.roomPrefix}-${room}`, o.protocol),
+        protocol: o.protocol,
+        headers: o.headers,
+        timeoutMs: o.connectTimeoutMs,
         room,
         sender: index < S ? index : -1,
-        welcomed: false,
-        seen: new Uint8Array(S * M),
-        nextSeq: 0,
-        inFlight: 0,
-      };
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error(`no welcome within ${o.connectTimeoutMs} ms`));
-      }, o.connectTimeoutMs);
-      ws.on('message', (data: Buffer) => {
-        const text = frames.decode(data);
-        if (text === null) return;
-        if (text === undefined) {
-          otherFrames++;
-          return;
-        }
-        const first = !c.welcomed;
-        onMessage(c, text);
-        if (first) {
-          clearTimeout(timer);
-          resolve(c);
-        }
-      });
-      ws.on('close', (code: number) => {
-        clearTimeout(timer);
-        if (!finishing) closedByServer[code] = (closedByServer[code] ?? 0) + 1;
-        if (!c.welcomed) reject(new Error(`closed before the welcome (code ${code})`));
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        clearTimeout(timer);
-        ws.terminate();
-        reject(new Error(`HTTP ${res.statusCode} on upgrade`));
-      });
-      ws.on('error', (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+        slots: S * M,
+      },
+      events,
+    );
 
   let failures = 0;
   let firstConnectError: string | undefined;

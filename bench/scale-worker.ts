@@ -11,7 +11,7 @@
  * buckets) that the parent merges.
  */
 import WebSocket from 'ws';
-import { chatUrl, framing, matchBenchText, type BenchProtocol } from './bench-client';
+import { BenchClient, chatUrl, matchBenchText, openBenchSocket, type BenchProtocol } from './bench-client';
 
 export interface ScaleRoom {
   size: number;
@@ -74,16 +74,7 @@ export const bucketMs = (b: number): number => (b === 0 ? 0 : Math.exp((b - 0.5)
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
-interface Client {
-  ws: WebSocket;
-  send: (text: string) => void;
-  room: number;
-  sender: number;
-  welcomed: boolean;
-  seen: Uint8Array;
-  nextSeq: number;
-  inFlight: number;
-}
+type Client = BenchClient;
 
 function main(): void {
   let worker = 0;
@@ -148,64 +139,32 @@ function main(): void {
     }
   };
 
-  const connectOne = (index: number, room: number, member: number, timeoutMs: number): Promise<Client> =>
-    new Promise((resolve, reject) => {
-      const l = layout!;
-      const url = chatUrl(l.urls[index % l.urls.length], `${l.roomPrefix}-${room}`, l.protocol);
-      const localAddress = l.sourceAddresses.length
-        ? l.sourceAddresses[index % l.sourceAddresses.length]
-        : undefined;
-      const ws = new WebSocket(url, {
+  const events = {
+    onText: (c: Client, text: string) => onMessage(c, text),
+    onOther: () => otherFrames++,
+    onClose: (code: number) => {
+      if (!closing) closedByServer[code] = (closedByServer[code] ?? 0) + 1;
+    },
+  };
+  const connectOne = (index: number, room: number, member: number, timeoutMs: number): Promise<Client> => {
+    const l = layout!;
+    const spec = l.rooms[room];
+    return openBenchSocket(
+      {
+        url: chatUrl(l.urls[index % l.urls.length], `${l.roomPrefix}-${room}`, l.protocol),
+        protocol: l.protocol,
         headers: l.headers,
-        perMessageDeflate: false,
-        handshakeTimeout: timeoutMs,
-        ...(localAddress ? { localAddress } : {}),
-      });
-      const spec = l.rooms[room];
-      const frames = framing(ws, l.protocol);
-      const c: Client = {
-        ws,
-        send: frames.send,
+        localAddress: l.sourceAddresses.length
+          ? l.sourceAddresses[index % l.sourceAddresses.length]
+          : undefined,
+        timeoutMs,
         room,
         sender: member < spec.senders ? member : -1,
-        welcomed: false,
-        seen: new Uint8Array(spec.senders * spec.messages),
-        nextSeq: 0,
-        inFlight: 0,
-      };
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error(`no welcome within ${timeoutMs} ms`));
-      }, timeoutMs);
-      ws.on('message', (data: Buffer) => {
-        const text = frames.decode(data);
-        if (text === null) return;
-        if (text === undefined) {
-          otherFrames++;
-          return;
-        }
-        const first = !c.welcomed;
-        onMessage(c, text);
-        if (first) {
-          clearTimeout(timer);
-          resolve(c);
-        }
-      });
-      ws.on('close', (code: number) => {
-        clearTimeout(timer);
-        if (!closing) closedByServer[code] = (closedByServer[code] ?? 0) + 1;
-        if (!c.welcomed) reject(new Error(`closed before the welcome (code ${code})`));
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        clearTimeout(timer);
-        ws.terminate();
-        reject(new Error(`HTTP ${res.statusCode} on upgrade`));
-      });
-      ws.on('error', (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+        slots: spec.senders * spec.messages,
+      },
+      events,
+    );
+  };
 
   const connectAll = async (concurrency: number, timeoutMs: number, deadlineMs: number) => {
     const l = layout!;
