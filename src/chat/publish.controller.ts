@@ -2,13 +2,13 @@ import { Body, Controller, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { AuthenticatedGuard } from '../auth/guards';
-import { SessionPublishRateGuard } from './session-publish-rate.guard';
 import { TokenScope } from '../auth/tokens/scopes';
 import type { User } from '../auth/user.entity';
 import { ApiErrors } from '../common/openapi';
 import { BroadcastDto, BroadcastResultDoc, PublishedMessageDoc, PublishMessageDto } from './publish.dto';
 import { PublishedMessage, PublishService } from './publish.service';
 import { RoomNamePipe } from './room-name.pipe';
+import { SessionPublishRateGuard } from './session-publish-rate.guard';
 
 const roomPipe = new RoomNamePipe();
 
