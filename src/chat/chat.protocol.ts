@@ -74,6 +74,17 @@ export function refusedText(text: string): string | null {
   return text.includes('\u0000') ? 'Text must not contain NUL (U+0000) characters' : null;
 }
 
+/**
+ * The text with each lone UTF-16 surrogate (which a live.v1 frame's JSON may carry as `\ud83d`)
+ * replaced by U+FFFD, as encoding it to UTF-8 does: what sockets receive and what either database
+ * keeps then agree (SQLite kept such a surrogate as three U+FFFD). `String.prototype.toWellFormed`
+ * is Node.js 20's; the ES2022 typings the project compiles against do not declare it.
+ */
+export function wellFormed(text: string): string {
+  const s = text as unknown as { isWellFormed(): boolean; toWellFormed(): string };
+  return s.isWellFormed() ? text : s.toWellFormed();
+}
+
 /** Close codes with their reasons (RFC 6455 §7.4.1 plus the IANA registry). */
 export const CLOSE = {
   goingAway: { code: 1001, reason: 'server shutting down' },

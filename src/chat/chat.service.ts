@@ -8,7 +8,7 @@ import { ChatClient, ChatJoin } from './chat-client';
 import { ChatConnection, ChatPoster, ConnectionContext, SocketModeration } from './chat-connection';
 import type { ChatSocket } from './chat-socket';
 import { ChatConfig } from './chat.config';
-import { ChatMessage, CLOSE } from './chat.protocol';
+import { ChatMessage, CLOSE, wellFormed } from './chat.protocol';
 import { Heartbeat } from './heartbeat';
 import { HistoryService } from './history.service';
 import { InstanceSlot } from './instance-slot';
@@ -44,11 +44,12 @@ function whenClosed(ws: ChatSocket): Promise<void> {
  * The display name a socket is greeted, listed and stored under. Decided here, once per socket,
  * rather than by the storage layer, so that what others see live is what history keeps: a name
  * longer than the column (MAX_NAME_CHARS code points) is truncated, without splitting a character,
- * and a NUL (which PostgreSQL text cannot hold) becomes U+FFFD, the same on SQLite and PostgreSQL.
+ * and a NUL (which PostgreSQL text cannot hold) or a lone surrogate becomes U+FFFD, the same on
+ * SQLite and PostgreSQL.
  * HistoryService still drops (and counts) a row the database refuses, as a safety net.
  */
 export function fitName(name: string): string {
-  let out = name.includes('\u0000') ? name.replaceAll('\u0000', '\uFFFD') : name;
+  let out = wellFormed(name.includes('\u0000') ? name.replaceAll('\u0000', '\uFFFD') : name);
   if (out.length > MAX_NAME_CHARS) out = Array.from(out).slice(0, MAX_NAME_CHARS).join('');
   return out;
 }
@@ -204,7 +205,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy, ChatPoster {
       room,
       user: userId,
       name: fitName(name),
-      text,
+      text: wellFormed(text),
       ts: new Date().toISOString(),
     };
     if (bot) message.bot = true;

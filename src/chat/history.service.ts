@@ -4,15 +4,15 @@ import { LessThan, MoreThan, Repository } from 'typeorm';
 import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatConfig } from './chat.config';
 import { ChatMessageEntity } from './chat-message.entity';
-import { ChatMessage } from './chat.protocol';
+import { ChatMessage, wellFormed } from './chat.protocol';
 import { withDeadline } from '../common/deadline';
 import { MetricsService } from '../metrics/metrics.service';
 
 /** Past this many unsaved messages (the database is down), the oldest are dropped and logged. */
 const MAX_PENDING = 200_000;
 const MAX_BATCH = 1000;
-/** Element types of the arrays a PostgreSQL batch is sent as (the migration's column types). */
-const POSTGRES_ARRAY_TYPES: Record<string, string> = {
+/** PostgreSQL types of the columns a batch is read into from its JSON (the migration's column types). */
+const POSTGRES_COLUMN_TYPES: Record<string, string> = {
   id: 'bigint',
   room: 'varchar',
   userId: 'integer',
@@ -81,6 +81,25 @@ export function unstorable(m: ChatMessage): string | null {
 /** A message's values in insertColumns() order. */
 function rowValues(m: ChatMessage): unknown[] {
   return [m.id, m.room, m.user, m.name, m.text, new Date(m.ts), m.bot === true];
+}
+
+/**
+ * A PostgreSQL batch as JSON, one object per row keyed by column name. Texts are well-formed already
+ * (ChatService.post); wellFormed() again because JSON would carry a lone surrogate as an escape that
+ * PostgreSQL refuses, where UTF-8 carries U+FFFD.
+ */
+function postgresBatchJson(messages: ChatMessage[], columns: ColumnMetadata[]): string {
+  const names = columns.map((c) => c.databaseName);
+  const rows = messages.map((m) => {
+    const values = rowValues(m);
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      const v = values[i];
+      row[names[i]] = typeof v === 'string' ? wellFormed(v) : v instanceof Date ? m.ts : v;
+    }
+    return row;
+  });
+  return JSON.stringify(rows);
 }
 
 function halves<T>(rows: T[]): T[][] {
@@ -331,21 +350,16 @@ export class HistoryService implements BeforeApplicationShutdown {
    * `repo.insert`: its query builder allocates tens of KiB per call, and at one batch every 25 ms
    * that garbage brought major GC pauses into chat latency (bench/RESULTS.md, scenario d).
    *
-   * On PostgreSQL the batch travels as one array per column through `unnest`: the statement text
-   * is the same for every batch size, so the server parses seven parameters instead of seven per
-   * row (a 50-row multi-row VALUES cost PostgreSQL about 40 µs of CPU per row, the largest single
-   * cost of a two-instance cluster in bench scenario b).
+   * On PostgreSQL the batch travels as one JSON text (see recordsetInsertSql): the statement is the
+   * same for every batch size, so the server parses one parameter instead of seven per row (a
+   * 50-row multi-row VALUES cost PostgreSQL about 40 µs of CPU per row, the largest single cost of
+   * a two-instance cluster in bench scenario b).
    */
   private async insertRows(messages: ChatMessage[]): Promise<void> {
     const { driver } = this.repo.manager.connection;
     const columns = this.insertColumns();
     if (driver.options.type === 'postgres') {
-      const arrays: unknown[][] = columns.map(() => new Array(messages.length));
-      for (let r = 0; r < messages.length; r++) {
-        const row = rowValues(messages[r]);
-        for (let i = 0; i < row.length; i++) arrays[i][r] = driver.preparePersistentValue(row[i], columns[i]);
-      }
-      await this.repo.manager.query(this.unnestInsertSql(), arrays);
+      await this.repo.manager.query(this.recordsetInsertSql(), [postgresBatchJson(messages, columns)]);
       return;
     }
     const params: unknown[] = [];
@@ -356,19 +370,28 @@ export class HistoryService implements BeforeApplicationShutdown {
     await this.repo.manager.query(this.insertSql(messages.length), params);
   }
 
-  private unnestSql: string | null = null;
+  private recordsetSql: string | null = null;
 
-  /** PostgreSQL: `INSERT … SELECT * FROM unnest($1::bigint[], …)`, typed from the live table's columns. */
-  private unnestInsertSql(): string {
-    if (this.unnestSql) return this.unnestSql;
+  /**
+   * PostgreSQL: `INSERT … SELECT … FROM json_to_recordset($1::json)`, the batch as one JSON text
+   * keyed by column name. One parameter whatever the batch; the client's work is one native
+   * JSON.stringify, where a parameter per value (or an array per column, which pg serialises
+   * element by element and TypeORM converts value by value) made the history a fifth of what the
+   * instance allocated in the Redis pair's bench.
+   */
+  private recordsetInsertSql(): string {
+    if (this.recordsetSql) return this.recordsetSql;
     const { driver } = this.repo.manager.connection;
     const columns = this.insertColumns();
     const names = columns.map((c) => driver.escape(c.databaseName)).join(', ');
-    const arrays = columns.map((c, i) => `$${i + 1}::${POSTGRES_ARRAY_TYPES[c.propertyName]}[]`).join(', ');
-    this.unnestSql =
+    const types = columns
+      .map((c) => `${driver.escape(c.databaseName)} ${POSTGRES_COLUMN_TYPES[c.propertyName]}`)
+      .join(', ');
+    this.recordsetSql =
       `INSERT INTO ${driver.escape(this.repo.metadata.tableName)} (${names}) ` +
-      `SELECT * FROM unnest(${arrays}) ON CONFLICT (${driver.escape('id')}) DO NOTHING`;
-    return this.unnestSql;
+      `SELECT ${names} FROM json_to_recordset($1::json) AS batch(${types}) ` +
+      `ON CONFLICT (${driver.escape('id')}) DO NOTHING`;
+    return this.recordsetSql;
   }
 
   private columnsCache: ColumnMetadata[] | null = null;
