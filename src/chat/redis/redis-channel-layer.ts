@@ -125,6 +125,7 @@ export class RedisChannelLayer extends ChannelLayer {
       return;
     }
     const envelope: Envelope = { o: this.origin, e: event, s: seq };
+    this.publisher.holdWritesForTurn?.();
     this.publisher.redis.publish(this.channelOf(group), JSON.stringify(envelope)).catch(() => {
       this.droppedWhileDown++;
     });

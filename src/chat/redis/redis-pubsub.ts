@@ -13,6 +13,11 @@ export interface PubSubLink {
     publish(channel: string, message: string): Promise<number>;
     on(event: 'messageBuffer', listener: (channel: Buffer, payload: Buffer) => void): unknown;
   };
+  /**
+   * Sends this turn's writes together at its end (one Redis: see RedisLink.holdWritesForTurn).
+   * Absent on a cluster, whose connections autopipeline.
+   */
+  holdWritesForTurn?(): void;
   close(): Promise<void>;
 }
 
