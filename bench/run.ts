@@ -30,6 +30,9 @@ const USAGE = `usage: npm run bench -- [options]
                              also baseline-cork: raw ws with write coalescing, an experiment)
   --runs N                   runs per scenario and target; the table shows medians (default 3)
   --quick                    small sizes: a smoke test of the tool
+  --messages-scale N         each sender of a message scenario (a, b, d, login) sends N times its
+                             messages: runs of seconds instead of under one (steadier figures for
+                             profiling and for comparing two builds; not written to RESULTS.md)
   --url ws://host:port[,ws://host2:port]   load an already-running deployment instead of the targets
   --pid PID[,PID]            with --url: server processes to sample in /proc (RSS, CPU)
   --cpu-prof                 run live with node --cpu-prof (profiles in bench/profiles/)
@@ -452,6 +455,7 @@ async function main(): Promise<void> {
       targets: { type: 'string' },
       runs: { type: 'string', default: '3' },
       quick: { type: 'boolean', default: false },
+      'messages-scale': { type: 'string', default: '1' },
       'logged-in': { type: 'boolean', default: false },
       url: { type: 'string' },
       pid: { type: 'string' },
@@ -473,6 +477,9 @@ async function main(): Promise<void> {
   const outFile = values.out ? resultsFile(values.out) : undefined;
   const fromFile = values.from ? resultsFile(values.from) : undefined;
   if (outFile) mkdirSync(dirname(outFile), { recursive: true });
+  const messagesScale = Number(values['messages-scale']);
+  if (!Number.isInteger(messagesScale) || messagesScale < 1 || messagesScale > 1000)
+    throw new Error('--messages-scale must be an integer 1..1000');
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error('--runs must be an integer 1..50');
   const wanted = values.scenario
@@ -563,6 +570,7 @@ async function main(): Promise<void> {
         ? '; live sockets logged in (--logged-in: a session cookie on every handshake)'
         : ''),
   };
+  if (messagesScale !== 1) facts['messages per sender'] = `×${messagesScale} (--messages-scale)`;
   const records: RunRecord[] = [];
   /** Written as the last line of --out, so --from can rebuild the report with the original facts. */
   let recorded: { command: string; facts: Record<string, string> } | undefined;
@@ -584,7 +592,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2).join(' ');
   for (let run = 1; run <= (values.from ? 0 : runs); run++) {
     for (const scenario of scenarios) {
-      const load = values.quick ? scenario.quick : scenario.full;
+      const sized = values.quick ? scenario.quick : scenario.full;
+      const load = { ...sized, messagesPerSender: sized.messagesPerSender * messagesScale };
       for (const target of targets) {
         if (scenario.scale) {
           if (!scenario.scale.targets.includes(target.name) && !values.url) continue;
@@ -700,7 +709,13 @@ async function main(): Promise<void> {
   }
   // The committed report is only replaced by a complete invocation: an A/B of a few scenarios, a
   // subset of targets or an experiment's --live-env would otherwise overwrite it.
-  const partial = values.quick || values.url || values.scenario || values.targets || values['live-env'];
+  const partial =
+    values.quick ||
+    values.url ||
+    values.scenario ||
+    values.targets ||
+    values['live-env'] ||
+    messagesScale !== 1;
   const resultsPath =
     values.results ?? (partial && !values.from ? undefined : resolve(ROOT, 'bench/RESULTS.md'));
   if (resultsPath) {
