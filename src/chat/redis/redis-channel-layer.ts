@@ -205,6 +205,10 @@ export class RedisChannelLayer extends ChannelLayer {
   }
 
   private onPublished(channel: Buffer, payload: Buffer): void {
+    // This instance's own publish, back from Redis (half of what a pair receives): delivered here
+    // already, and not worth decoding the channel for. A moderation event of its own would be
+    // ignored after parsing too; flush-barrier messages start otherwise (`{"type":…`).
+    if (this.isOwnEcho(payload)) return;
     const name = channel.toString('utf8');
     if (this.barrier.owns(name)) {
       this.barrier.receive(name, payload.toString('utf8'));
@@ -218,8 +222,6 @@ export class RedisChannelLayer extends ChannelLayer {
     }
     const group = this.names.roomOf(name);
     if (group === null || !this.groups.has(group)) return;
-    // This instance's own publish, back from Redis: delivered here already, not worth parsing.
-    if (this.isOwnEcho(payload)) return;
     let envelope: Envelope;
     try {
       envelope = JSON.parse(payload.toString('utf8')) as Envelope;
