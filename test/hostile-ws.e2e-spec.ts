@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ChatRoomEntity } from '../src/chat/chat-room.entity';
 import { startApp, TestApp } from './support/app';
 import { databaseVariants } from './support/databases';
-import { openWs } from './support/ws';
+import { eventually, openWs } from './support/ws';
 
 /**
  * The WebSocket side of the hostile-input suite: handshakes and frames an attacker would try.
@@ -319,6 +319,31 @@ describe.each(databaseVariants())('hostile WebSocket input on $name', (variant) 
     };
     expect(page.messages.map((m) => m.text)).toEqual(['keep me']);
     await Promise.all([c.close(), witness.close()]);
+  });
+
+  it('lone UTF-16 surrogates in a live.v1 JSON text: U+FFFD for the room, both protocols, and in the history', async () => {
+    const room = 'hostile-surrogates';
+    const c = await v1(room);
+    const plain = await openWs(`${wsBase}/chat/${room}/`);
+    await plain.next();
+    // JSON lets a text carry what UTF-8 cannot: a high surrogate alone, a low one alone, reversed.
+    c.send('{"type":"message","text":"a\\ud83d b\\ude00 c\\ude00\\ud83d"}');
+    const expected = 'a\ufffd b\ufffd c\ufffd\ufffd';
+    for (;;) {
+      const f = JSON.parse(await c.next()) as { type: string; text?: string };
+      if (f.type === 'message') {
+        expect(f.text).toBe(expected);
+        break;
+      }
+    }
+    expect(await plain.next()).toBe(`<Anonymous troll> ${expected}`);
+    await eventually(async () => {
+      const page = (await (await fetch(`http://127.0.0.1:${t.port}/chat/rooms/${room}/messages`)).json()) as {
+        messages: { text: string }[];
+      };
+      return page.messages.length === 1 && page.messages[0].text === expected;
+    }, 5000);
+    await Promise.all([c.close(), plain.close()]);
   });
 
   it('closes 1003 on a binary frame, 1007 on invalid UTF-8, 1009 on an oversize frame', async () => {
