@@ -4,7 +4,7 @@ import { LessThan, MoreThan, Repository } from 'typeorm';
 import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatConfig } from './chat.config';
 import { ChatMessageEntity } from './chat-message.entity';
-import { ChatMessage, wellFormed } from './chat.protocol';
+import { ChatMessage } from './chat.protocol';
 import { withDeadline } from '../common/deadline';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -84,22 +84,23 @@ function rowValues(m: ChatMessage): unknown[] {
 }
 
 /**
- * A PostgreSQL batch as JSON, one object per row keyed by column name. Texts are well-formed already
- * (ChatService.post); wellFormed() again because JSON would carry a lone surrogate as an escape that
- * PostgreSQL refuses, where UTF-8 carries U+FFFD.
+ * A PostgreSQL batch as JSON, one object per row keyed by column name (`columns` in rowValues'
+ * order). `ts` goes as the ISO text it is; names and texts are well-formed already (ChatService.post
+ * turns a lone surrogate, which JSON would carry as an escape PostgreSQL refuses, into U+FFFD).
  */
 function postgresBatchJson(messages: ChatMessage[], columns: ColumnMetadata[]): string {
-  const names = columns.map((c) => c.databaseName);
-  const rows = messages.map((m) => {
-    const values = rowValues(m);
-    const row: Record<string, unknown> = {};
-    for (let i = 0; i < names.length; i++) {
-      const v = values[i];
-      row[names[i]] = typeof v === 'string' ? wellFormed(v) : v instanceof Date ? m.ts : v;
-    }
-    return row;
-  });
-  return JSON.stringify(rows);
+  const [id, room, user, name, text, createdAt, bot] = columns.map((c) => c.databaseName);
+  return JSON.stringify(
+    messages.map((m) => ({
+      [id]: m.id,
+      [room]: m.room,
+      [user]: m.user,
+      [name]: m.name,
+      [text]: m.text,
+      [createdAt]: m.ts,
+      [bot]: m.bot === true,
+    })),
+  );
 }
 
 function halves<T>(rows: T[]): T[][] {
